@@ -1,0 +1,40 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
+import { usage, type Cli } from './io.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+const GLOBAL: Options = {
+  config: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export interface Parsed<V> {
+  values: V & { config?: string; help?: boolean };
+  positionals: string[];
+}
+
+/** util.parseArgs with the global options added and its errors turned into usage errors (exit 2). */
+/** Prints `help` and answers undefined for --help. */
+export function parse<V>(cli: Cli, args: string[], options: Options, help: string): Parsed<V> | undefined {
+  let out;
+  try {
+    out = parseArgs({ args, options: { ...GLOBAL, ...options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw usage(`${(err as Error).message.split('\n')[0]}; see --help`);
+  }
+  if (out.values.help) {
+    cli.stdout(help);
+    return undefined;
+  }
+  return out as unknown as Parsed<V>;
+}
+
+export function openCliStore(cli: Cli, config: string | undefined): Promise<Store> {
+  return openStore({ env: cli.env, warn: (m) => cli.stderr(`mcp-warden: warning: ${m}\n`), ...(config !== undefined && { config }) });
+}
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

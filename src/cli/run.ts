@@ -1,0 +1,20 @@
+import { main } from './main.js';
+import { promptTTY } from './prompt.js';
+
+/** The process entry point: real stdio, and the only `process.exit` in the code base. */
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+const code = await main(process.argv.slice(2), {
+  env: process.env,
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  stdinIsTTY: !!process.stdin.isTTY,
+  readStdin,
+  prompt: promptTTY,
+});
+// Let stdout drain (a pipe to `head` may close early) before leaving.
+process.exitCode = code;
