@@ -137,8 +137,9 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T>, timeou
         throw new WardenError('STORE_IO', `cannot create lock ${lockPath} (${describe(err)})`, { cause: err });
       }
     }
-    const owner = Number((await readIfExists(lockPath))?.toString() ?? '');
-    // An empty lock file is one whose creator was killed between open and write.
+    const content = (await readIfExists(lockPath))?.toString();
+    if (content === undefined) continue; // released meanwhile
+    const owner = Number(content); // '' is 0: a creator between open and write, or killed there
     if (!Number.isInteger(owner) || owner <= 0 || !isAlive(owner)) {
       await breakStaleLock(lockPath, owner);
       continue;
@@ -157,15 +158,19 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T>, timeou
 }
 
 async function breakStaleLock(lockPath: string, owner: number): Promise<void> {
-  // Re-read right before removing: another writer may have broken it and taken it already.
-  const again = Number((await readIfExists(lockPath))?.toString() ?? '');
-  if (again === owner || (Number.isNaN(again) && Number.isNaN(owner))) {
-    const st = await fsp.stat(lockPath).catch(() => undefined);
-    // A just-created, still empty lock belongs to a live writer about to write its pid.
-    if (st && st.size === 0 && Date.now() - st.mtimeMs < 1000) {
-      await sleep(2);
-      return;
-    }
-    await fsp.rm(lockPath, { force: true });
+  // Re-read right before removing: another writer may have released, broken or taken it since.
+  const st = await fsp.stat(lockPath).catch(() => undefined);
+  if (!st) return; // released meanwhile: just try to take it
+  const again = Number((await readIfExists(lockPath))?.toString() ?? 'gone');
+  if (Number.isNaN(again)) return;
+  if (again === 0) {
+    // Empty: a live writer between open and write, unless it has been empty for a while (killed).
+    if (Date.now() - st.mtimeMs < 1000) await sleep(2);
+    else await fsp.rm(lockPath, { force: true });
+    return;
   }
+  // The same dead owner as before. A writer that broke it and took it between our read and this
+  // rm would lose its lock; that needs two writers to find one dead lock at the same instant,
+  // and costs at most a repeated version number, never a torn file (writes are renames).
+  if (again === owner && !isAlive(again)) await fsp.rm(lockPath, { force: true });
 }

@@ -1,3 +1,4 @@
+import { assertSecretName } from '../names.js';
 import { OptionReader } from '../options.js';
 import { defineProvider } from '../provider.js';
 
@@ -8,8 +9,8 @@ export default defineProvider(
     type: 'env',
     name: ctx.name,
     capabilities: { read: true, list: true, set: false, delete: false, versions: false },
-    get: (name) => Promise.resolve(ctx.env[prefix + name]),
-    has: (name) => Promise.resolve(ctx.env[prefix + name] !== undefined),
+    get: async (name) => ctx.env[prefix + assertSecretName(name)],
+    has: async (name) => ctx.env[prefix + assertSecretName(name)] !== undefined,
     list: () =>
       Promise.resolve(
         Object.keys(ctx.env)

@@ -105,21 +105,19 @@ export default defineProvider(
   ({ dir }, ctx): SecretProvider => {
     const secretsDir = join(dir, 'secrets');
     const pathOf = (name: string) => join(secretsDir, assertSecretName(name) + SUFFIX);
-    let keyPromise: Promise<StoreKey | undefined> | undefined;
+    let loaded: StoreKey | undefined;
     const passphrase = ctx.env.MCP_WARDEN_PASSPHRASE;
 
-    /** Reads the key lazily: `ls` never needs it, and `get` of a missing secret does not create it. */
-    const key = (create: boolean): Promise<StoreKey | undefined> => {
-      if (!keyPromise || create) {
-        keyPromise = (async () => {
-          if (create) await ensurePrivateDir(dir);
-          else await assertPrivateDir(dir);
-          return loadKey(dir, passphrase, create);
-        })();
-        keyPromise.catch(() => (keyPromise = undefined));
-      }
-      return keyPromise;
-    };
+    /**
+     * The key, read once per instance (scrypt is slow on purpose). `ls` never needs it, and `get`
+     * of a missing secret never creates it. The directory is checked on every call.
+     */
+    async function key(create: boolean): Promise<StoreKey | undefined> {
+      if (create) await ensurePrivateDir(dir);
+      else await assertPrivateDir(dir);
+      loaded ??= await loadKey(dir, passphrase, create);
+      return loaded;
+    }
 
     /**
      * The file for `name`, or undefined. On a case-insensitive filesystem FOO.json answers for
@@ -151,7 +149,9 @@ export default defineProvider(
         if (!k) {
           throw new WardenError(
             'KEY_MISMATCH',
-            `secret "${name}" exists but the store's ${passphrase ? 'passphrase settings (kdf.json)' : 'key file'} in ${dir} is missing; restore it from a backup`,
+            passphrase
+              ? `secret "${name}" exists but ${dir} has no passphrase settings (kdf.json); unset MCP_WARDEN_PASSPHRASE if it was stored with the key file, or restore kdf.json`
+              : `secret "${name}" exists but ${dir} has no key file; set MCP_WARDEN_PASSPHRASE if it was stored with a passphrase, or restore the key file`,
           );
         }
         return open(name, f, k, pathOf(name));
