@@ -14,7 +14,10 @@ export interface Config {
   providers?: ProviderSpec[];
 }
 
-export function findConfig(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function findConfig(
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   if (explicit) return explicit;
   return configCandidates(env).find((p) => existsSync(p));
 }
@@ -31,22 +34,40 @@ export async function loadConfig(path: string): Promise<Config> {
     if (/\.json$/i.test(path) || /^\s*\{/.test(text)) doc = JSON.parse(text);
     else doc = (await import('yaml')).parse(text);
   } catch (err) {
-    throw new WardenError('CONFIG_INVALID', `${path}: not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'} (${describe(err).split('\n')[0]})`);
+    throw new WardenError(
+      'CONFIG_INVALID',
+      `${path}: not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'} (${describe(err).split('\n')[0]})`,
+    );
   }
   if (doc === null || doc === undefined) return { path };
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new WardenError('CONFIG_INVALID', `${path}: the top level must be a mapping`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new WardenError('CONFIG_INVALID', `${path}: the top level must be a mapping`);
   const raw = (doc as Record<string, unknown>).providers;
   if (raw === undefined || raw === null) return { path };
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new WardenError('CONFIG_INVALID', `${path}: providers must be a mapping of name to settings`);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new WardenError('CONFIG_INVALID', `${path}: providers must be a mapping of name to settings`);
   const providers: ProviderSpec[] = [];
   for (const [name, settings] of Object.entries(raw as Record<string, unknown>)) {
     const where = `${path}: providers.${name}`;
-    if (!/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(name)) throw new WardenError('CONFIG_INVALID', `${where}: a provider name is a letter, then letters, digits, _ or -`);
-    if (!settings || typeof settings !== 'object' || Array.isArray(settings)) throw new WardenError('CONFIG_INVALID', `${where}: must be a mapping with a type`);
+    if (!/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(name))
+      throw new WardenError(
+        'CONFIG_INVALID',
+        `${where}: a provider name is a letter, then letters, digits, _ or -`,
+      );
+    if (!settings || typeof settings !== 'object' || Array.isArray(settings))
+      throw new WardenError('CONFIG_INVALID', `${where}: must be a mapping with a type`);
     const options = settings as Record<string, unknown>;
-    if (typeof options.type !== 'string') throw new WardenError('CONFIG_INVALID', `${where}.type: missing (file, keychain, credential-helper, dir, dotenv, env)`);
+    if (typeof options.type !== 'string')
+      throw new WardenError(
+        'CONFIG_INVALID',
+        `${where}.type: missing (file, keychain, credential-helper, dir, dotenv, env)`,
+      );
     providers.push({ name, type: options.type, options });
   }
-  if (providers.length === 0) throw new WardenError('CONFIG_INVALID', `${path}: providers is empty; remove it to use the default chain`);
+  if (providers.length === 0)
+    throw new WardenError(
+      'CONFIG_INVALID',
+      `${path}: providers is empty; remove it to use the default chain`,
+    );
   return { path, providers };
 }

@@ -43,7 +43,7 @@ function dockerGet(socket: string, path: string): Promise<Record<string, unknown
         try {
           resolve(JSON.parse(body) as Record<string, unknown>);
         } catch (err) {
-          reject(err as Error);
+          reject(err instanceof Error ? err : new Error(String(err)));
         }
       });
     });
@@ -65,9 +65,13 @@ async function dockerRows(env: NodeJS.ProcessEnv): Promise<DiagnoseRow[]> {
   const desktopDir = existsSync(join(home, '.docker', 'desktop'));
   let info: Record<string, unknown> | undefined;
   let why = '';
-  if (env.DOCKER_HOST && !env.DOCKER_HOST.startsWith('unix://')) why = `DOCKER_HOST=${env.DOCKER_HOST} is not a unix socket; not probed`;
+  if (env.DOCKER_HOST && !env.DOCKER_HOST.startsWith('unix://'))
+    why = `DOCKER_HOST=${env.DOCKER_HOST} is not a unix socket; not probed`;
   else if (!existsSync(socket)) why = `no Docker Engine socket at ${socket}`;
-  else info = await dockerGet(socket, '/info').catch((err: unknown) => ((why = `Docker Engine at ${socket} does not answer (${describe(err)})`), undefined));
+  else
+    info = await dockerGet(socket, '/info').catch(
+      (err: unknown) => ((why = `Docker Engine at ${socket} does not answer (${describe(err)})`), undefined),
+    );
   const os = typeof info?.OperatingSystem === 'string' ? info.OperatingSystem : '';
   const isDesktop = /docker desktop/i.test(os) || desktopDir;
   const swarm = (info?.Swarm ?? {}) as { LocalNodeState?: string; ControlAvailable?: boolean };
@@ -75,7 +79,13 @@ async function dockerRows(env: NodeJS.ProcessEnv): Promise<DiagnoseRow[]> {
     {
       backend: 'docker-desktop',
       usable: isDesktop,
-      reason: isDesktop ? (os ? `Docker Desktop (${os})` : '~/.docker/desktop exists') : info ? `engine is ${os || 'not Docker Desktop'}` : why,
+      reason: isDesktop
+        ? os
+          ? `Docker Desktop (${os})`
+          : '~/.docker/desktop exists'
+        : info
+          ? `engine is ${os || 'not Docker Desktop'}`
+          : why,
       supported: false,
     },
     {
@@ -94,7 +104,9 @@ async function dockerRows(env: NodeJS.ProcessEnv): Promise<DiagnoseRow[]> {
 }
 
 async function kubernetesRow(env: NodeJS.ProcessEnv): Promise<DiagnoseRow> {
-  const files = (env.KUBECONFIG || join(env.HOME || homedir(), '.kube', 'config')).split(delimiter).filter(Boolean);
+  const files = (env.KUBECONFIG || join(env.HOME || homedir(), '.kube', 'config'))
+    .split(delimiter)
+    .filter(Boolean);
   for (const f of files) {
     const text = await readFile(f, 'utf8').catch(() => undefined);
     if (text === undefined) continue;
@@ -106,10 +118,26 @@ async function kubernetesRow(env: NodeJS.ProcessEnv): Promise<DiagnoseRow> {
         return undefined;
       }
     })();
-    if (typeof ctx === 'string' && ctx) return { backend: 'kubernetes', usable: true, reason: `kubeconfig ${f}, context "${ctx}"`, supported: false };
-    return { backend: 'kubernetes', usable: false, reason: `kubeconfig ${f} has no current-context`, supported: false };
+    if (typeof ctx === 'string' && ctx)
+      return {
+        backend: 'kubernetes',
+        usable: true,
+        reason: `kubeconfig ${f}, context "${ctx}"`,
+        supported: false,
+      };
+    return {
+      backend: 'kubernetes',
+      usable: false,
+      reason: `kubeconfig ${f} has no current-context`,
+      supported: false,
+    };
   }
-  return { backend: 'kubernetes', usable: false, reason: `no kubeconfig (${files.join(', ')})`, supported: false };
+  return {
+    backend: 'kubernetes',
+    usable: false,
+    reason: `no kubeconfig (${files.join(', ')})`,
+    supported: false,
+  };
 }
 
 function hintRow(backend: string, found: string | undefined, missing: string): DiagnoseRow {
@@ -118,10 +146,26 @@ function hintRow(backend: string, found: string | undefined, missing: string): D
 
 function cloudRows(env: NodeJS.ProcessEnv): DiagnoseRow[] {
   const home = env.HOME || homedir();
-  const vault = env.VAULT_ADDR ? `VAULT_ADDR=${env.VAULT_ADDR}${env.VAULT_TOKEN || existsSync(join(home, '.vault-token')) ? ', with a token' : ', no token yet'}` : undefined;
-  const aws = env.AWS_ACCESS_KEY_ID ? 'AWS_ACCESS_KEY_ID is set' : env.AWS_PROFILE ? `AWS_PROFILE=${env.AWS_PROFILE}` : existsSync(join(home, '.aws', 'credentials')) ? '~/.aws/credentials exists' : undefined;
-  const azure = env.AZURE_CLIENT_ID ? 'AZURE_CLIENT_ID is set' : existsSync(join(home, '.azure')) ? '~/.azure exists (az login)' : undefined;
-  const gcp = env.GOOGLE_APPLICATION_CREDENTIALS ? 'GOOGLE_APPLICATION_CREDENTIALS is set' : existsSync(join(home, '.config', 'gcloud', 'application_default_credentials.json')) ? 'gcloud application default credentials exist' : undefined;
+  const vault = env.VAULT_ADDR
+    ? `VAULT_ADDR=${env.VAULT_ADDR}${env.VAULT_TOKEN || existsSync(join(home, '.vault-token')) ? ', with a token' : ', no token yet'}`
+    : undefined;
+  const aws = env.AWS_ACCESS_KEY_ID
+    ? 'AWS_ACCESS_KEY_ID is set'
+    : env.AWS_PROFILE
+      ? `AWS_PROFILE=${env.AWS_PROFILE}`
+      : existsSync(join(home, '.aws', 'credentials'))
+        ? '~/.aws/credentials exists'
+        : undefined;
+  const azure = env.AZURE_CLIENT_ID
+    ? 'AZURE_CLIENT_ID is set'
+    : existsSync(join(home, '.azure'))
+      ? '~/.azure exists (az login)'
+      : undefined;
+  const gcp = env.GOOGLE_APPLICATION_CREDENTIALS
+    ? 'GOOGLE_APPLICATION_CREDENTIALS is set'
+    : existsSync(join(home, '.config', 'gcloud', 'application_default_credentials.json'))
+      ? 'gcloud application default credentials exist'
+      : undefined;
   return [
     hintRow('vault', vault, 'VAULT_ADDR is not set'),
     hintRow('aws', aws, 'no AWS credentials in the environment or ~/.aws'),
@@ -130,7 +174,11 @@ function cloudRows(env: NodeJS.ProcessEnv): DiagnoseRow[] {
   ];
 }
 
-async function probeAs(store: Store, type: string, build: () => Promise<{ probe?: () => Promise<ProbeResult> }>): Promise<ProbeResult> {
+async function probeAs(
+  store: Store,
+  type: string,
+  build: () => Promise<{ probe?: () => Promise<ProbeResult> }>,
+): Promise<ProbeResult> {
   try {
     const p = await build();
     return p.probe ? await p.probe() : { usable: true, reason: `${type} provider` };
@@ -149,23 +197,41 @@ export async function diagnose(store: Store, env: NodeJS.ProcessEnv): Promise<Di
   const { dataHome } = await import('./paths.js');
   // Probe instances of each local type, independent of what the chain holds.
   const scratch = (type: string, options: Record<string, unknown> = {}) =>
-    new StoreClass({ specs: [{ name: type, type, options }], home: dataHome(env), env, warn: () => undefined }).provider(type);
+    new StoreClass({
+      specs: [{ name: type, type, options }],
+      home: dataHome(env),
+      env,
+      warn: () => undefined,
+    }).provider(type);
   const rows: DiagnoseRow[] = [];
-  const add = (backend: string, r: ProbeResult) => rows.push({ backend, usable: r.usable, reason: r.reason, supported: true });
+  const add = (backend: string, r: ProbeResult) =>
+    rows.push({ backend, usable: r.usable, reason: r.reason, supported: true });
 
   add('file', await probeAs(store, 'file', () => scratch('file')));
   add(
     'keychain',
-    keychainPresent(env) ? await probeAs(store, 'keychain', () => scratch('keychain')) : { usable: false, reason: 'no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS), so no Secret Service' },
+    keychainPresent(env)
+      ? await probeAs(store, 'keychain', () => scratch('keychain'))
+      : { usable: false, reason: 'no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS), so no Secret Service' },
   );
   const helpers = HELPERS.filter((h) => onPath(`docker-credential-${h}`, env));
-  if (helpers.length === 0) add('credential-helper', { usable: false, reason: 'no docker-credential-* helper on PATH' });
-  for (const h of helpers) add(`credential-helper:${h}`, await probeAs(store, 'credential-helper', () => scratch('credential-helper', { helper: h })));
-  for (const dir of ['/run/secrets', '/run/agenix']) add(`dir:${dir}`, await probeAs(store, 'dir', () => scratch('dir', { path: dir })));
+  if (helpers.length === 0)
+    add('credential-helper', { usable: false, reason: 'no docker-credential-* helper on PATH' });
+  for (const h of helpers)
+    add(
+      `credential-helper:${h}`,
+      await probeAs(store, 'credential-helper', () => scratch('credential-helper', { helper: h })),
+    );
+  for (const dir of ['/run/secrets', '/run/agenix'])
+    add(`dir:${dir}`, await probeAs(store, 'dir', () => scratch('dir', { path: dir })));
   add('dotenv', await probeAs(store, 'dotenv', () => scratch('dotenv')));
   add('env', { usable: true, reason: 'the process environment (read-only)' });
   rows.push(...(await dockerRows(env)), await kubernetesRow(env), ...cloudRows(env));
 
   const rec = await store.recommended();
-  return { rows, chain: [...store.chain], recommended: { provider: rec.provider.name, type: rec.provider.type, reason: rec.reason } };
+  return {
+    rows,
+    chain: [...store.chain],
+    recommended: { provider: rec.provider.name, type: rec.provider.type, reason: rec.reason },
+  };
 }

@@ -85,7 +85,8 @@ export async function sweepTempFiles(dir: string, entries: readonly string[]): P
   for (const entry of entries) {
     if (!entry.startsWith(TEMP_PREFIX)) continue;
     const pid = Number(entry.slice(TEMP_PREFIX.length).split('.')[0]);
-    if (Number.isInteger(pid) && !isAlive(pid)) await fsp.rm(join(dir, entry), { force: true }).catch(() => undefined);
+    if (Number.isInteger(pid) && !isAlive(pid))
+      await fsp.rm(join(dir, entry), { force: true }).catch(() => undefined);
   }
 }
 
@@ -134,7 +135,9 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T>, timeou
       break;
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') {
-        throw new WardenError('STORE_IO', `cannot create lock ${lockPath} (${describe(err)})`, { cause: err });
+        throw new WardenError('STORE_IO', `cannot create lock ${lockPath} (${describe(err)})`, {
+          cause: err,
+        });
       }
     }
     const content = (await readIfExists(lockPath))?.toString();
@@ -145,7 +148,10 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T>, timeou
       continue;
     }
     if (Date.now() > deadline) {
-      throw new WardenError('LOCK_TIMEOUT', `${lockPath} is held by process ${owner}; retry, or remove it if that process is stuck`);
+      throw new WardenError(
+        'LOCK_TIMEOUT',
+        `${lockPath} is held by process ${owner}; retry, or remove it if that process is stuck`,
+      );
     }
     await sleep(delay);
     delay = Math.min(delay * 2, 20);

@@ -32,7 +32,8 @@ export class OptionReader {
   /** Rejects keys this backend does not know, so a typo is an error rather than a silent default. */
   only(...known: string[]): this {
     for (const key of Object.keys(this.raw)) {
-      if (key !== 'type' && !known.includes(key)) this.fail(key, `unknown option (known: ${known.join(', ') || 'none'})`);
+      if (key !== 'type' && !known.includes(key))
+        this.fail(key, `unknown option (known: ${known.join(', ') || 'none'})`);
     }
     return this;
   }

@@ -59,7 +59,7 @@ export interface ProviderContext {
   home: string;
   env: NodeJS.ProcessEnv;
   /** Non-fatal findings (a world-readable secret file); the CLI prints them on stderr. */
-  warn(message: string): void;
+  warn: (message: string) => void;
 }
 
 export type ProviderFactory<O> = (options: O, ctx: ProviderContext) => SecretProvider;

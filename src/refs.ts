@@ -24,7 +24,8 @@ export function isRef(value: string): boolean {
 }
 
 export function parseRef(raw: string): SecretRef {
-  if (!isRef(raw)) throw new WardenError('INVALID_REFERENCE', `${JSON.stringify(raw)} is not a secret:// reference`);
+  if (!isRef(raw))
+    throw new WardenError('INVALID_REFERENCE', `${JSON.stringify(raw)} is not a secret:// reference`);
   let rest = raw.slice(REF_PREFIX.length);
   let field: string | undefined;
   const hash = rest.indexOf('#');
@@ -45,9 +46,13 @@ export function parseRef(raw: string): SecretRef {
   const provider = rest.slice(0, slash);
   const path = rest.slice(slash + 1);
   if (!INSTANCE.test(provider)) {
-    throw new WardenError('INVALID_REFERENCE', `reference ${raw}: ${JSON.stringify(provider)} is not a provider name`);
+    throw new WardenError(
+      'INVALID_REFERENCE',
+      `reference ${raw}: ${JSON.stringify(provider)} is not a provider name`,
+    );
   }
-  if (path === '') throw new WardenError('INVALID_REFERENCE', `reference ${raw}: empty path after the provider`);
+  if (path === '')
+    throw new WardenError('INVALID_REFERENCE', `reference ${raw}: empty path after the provider`);
   return { raw, provider, path, ...(field !== undefined && { field }) };
 }
 
@@ -58,9 +63,15 @@ export function pickField(ref: SecretRef, value: string): string {
   try {
     obj = JSON.parse(value);
   } catch {
-    throw new WardenError('INVALID_REFERENCE', `reference ${ref.raw}: #${ref.field} needs a JSON object value, and this one is not JSON`);
+    throw new WardenError(
+      'INVALID_REFERENCE',
+      `reference ${ref.raw}: #${ref.field} needs a JSON object value, and this one is not JSON`,
+    );
   }
-  const v = obj && typeof obj === 'object' && !Array.isArray(obj) ? (obj as Record<string, unknown>)[ref.field] : undefined;
+  const v =
+    obj && typeof obj === 'object' && !Array.isArray(obj)
+      ? (obj as Record<string, unknown>)[ref.field]
+      : undefined;
   if (v === undefined || v === null) {
     throw new WardenError('SECRET_NOT_FOUND', `reference ${ref.raw}: the value has no field "${ref.field}"`);
   }

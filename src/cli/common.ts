@@ -32,7 +32,11 @@ export function parse<V>(cli: Cli, args: string[], options: Options, help: strin
 }
 
 export function openCliStore(cli: Cli, config: string | undefined): Promise<Store> {
-  return openStore({ env: cli.env, warn: (m) => cli.stderr(`mcp-warden: warning: ${m}\n`), ...(config !== undefined && { config }) });
+  return openStore({
+    env: cli.env,
+    warn: (m) => cli.stderr(`mcp-warden: warning: ${m}\n`),
+    ...(config !== undefined && { config }),
+  });
 }
 
 export function plural(n: number, word: string): string {

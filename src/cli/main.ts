@@ -59,7 +59,10 @@ export async function main(argv: string[], cli: Cli): Promise<number> {
       return sub === undefined ? 2 : 0;
     }
     if (!Object.hasOwn(SECRET_COMMANDS, sub)) {
-      throw new WardenError('USAGE', `unknown command "secret ${sub}" (known: ${Object.keys(SECRET_COMMANDS).join(', ')})`);
+      throw new WardenError(
+        'USAGE',
+        `unknown command "secret ${sub}" (known: ${Object.keys(SECRET_COMMANDS).join(', ')})`,
+      );
     }
     const mod = await SECRET_COMMANDS[sub as keyof typeof SECRET_COMMANDS]();
     return await mod.run(rest, cli);
@@ -70,7 +73,9 @@ export async function main(argv: string[], cli: Cli): Promise<number> {
       return err.exitCode;
     }
     const e = err as Error;
-    cli.stderr(`mcp-warden: unexpected error: ${e?.message ?? String(err)}; rerun with --debug and report it\n`);
+    cli.stderr(
+      `mcp-warden: unexpected error: ${e?.message ?? String(err)}; rerun with --debug and report it\n`,
+    );
     if (debug && e?.stack) cli.stderr(e.stack + '\n');
     return 1;
   }

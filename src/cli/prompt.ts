@@ -6,11 +6,12 @@ import { WardenError } from '../errors.js';
  */
 export function promptTTY(question: string, hidden: boolean): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(question);
   return new Promise((resolve, reject) => {
     let line = '';
     const wasRaw = stdin.isRaw;
+    // Raw mode (no echo) before the question shows, so nothing typed early is echoed.
     stdin.setRawMode(true);
+    process.stderr.write(question);
     stdin.resume();
     stdin.setEncoding('utf8');
     const done = (err?: Error) => {
@@ -24,7 +25,8 @@ export function promptTTY(question: string, hidden: boolean): Promise<string> {
     const onData = (chunk: string) => {
       for (const ch of chunk) {
         if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003' || ch === '\u0004') return done(new WardenError('CANCELLED', 'cancelled; nothing was changed'));
+        if (ch === '\u0003' || ch === '\u0004')
+          return done(new WardenError('CANCELLED', 'cancelled; nothing was changed'));
         if (ch === '\u007f' || ch === '\b') {
           line = [...line].slice(0, -1).join('');
           if (!hidden) process.stderr.write('\b \b');

@@ -27,8 +27,16 @@ export default defineProvider(
   (raw, ctx) => {
     const o = new OptionReader(raw, `providers.${ctx.name}`).only('helper', 'prefix');
     const helper = o.string('helper');
-    if (!helper) throw new WardenError('CONFIG_INVALID', `providers.${ctx.name}.helper: which helper, e.g. secretservice, pass, osxkeychain, wincred`);
-    if (!/^[A-Za-z0-9_.-]+$/.test(helper)) throw new WardenError('CONFIG_INVALID', `providers.${ctx.name}.helper: a helper name such as "pass", not a path`);
+    if (!helper)
+      throw new WardenError(
+        'CONFIG_INVALID',
+        `providers.${ctx.name}.helper: which helper, e.g. secretservice, pass, osxkeychain, wincred`,
+      );
+    if (!/^[A-Za-z0-9_.-]+$/.test(helper))
+      throw new WardenError(
+        'CONFIG_INVALID',
+        `providers.${ctx.name}.helper: a helper name such as "pass", not a path`,
+      );
     return { helper, prefix: o.string('prefix') ?? 'mcp-warden://' };
   },
   ({ helper, prefix }, ctx): SecretProvider => {
@@ -36,7 +44,11 @@ export default defineProvider(
 
     function run(verb: 'store' | 'get' | 'erase' | 'list', input: string): Promise<HelperResult> {
       return new Promise((resolve, reject) => {
-        const child = spawn(bin, [verb], { env: ctx.env, stdio: ['pipe', 'pipe', 'pipe'], timeout: TIMEOUT_MS });
+        const child = spawn(bin, [verb], {
+          env: ctx.env,
+          stdio: ['pipe', 'pipe', 'pipe'],
+          timeout: TIMEOUT_MS,
+        });
         let stdout = '';
         let stderr = '';
         child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -45,12 +57,16 @@ export default defineProvider(
           reject(
             new WardenError(
               'PROVIDER_UNAVAILABLE',
-              err.code === 'ENOENT' ? `${bin} is not installed or not on PATH` : `${bin} ${verb} could not start (${err.message})`,
+              err.code === 'ENOENT'
+                ? `${bin} is not installed or not on PATH`
+                : `${bin} ${verb} could not start (${err.message})`,
             ),
           ),
         );
         child.on('close', (code, signal) =>
-          signal ? reject(new WardenError('PROVIDER_UNAVAILABLE', `${bin} ${verb} was stopped by ${signal}`)) : resolve({ code, stdout, stderr }),
+          signal
+            ? reject(new WardenError('PROVIDER_UNAVAILABLE', `${bin} ${verb} was stopped by ${signal}`))
+            : resolve({ code, stdout, stderr }),
         );
         child.stdin.on('error', () => undefined); // a helper that exits early closes its stdin
         child.stdin.end(input);
@@ -79,7 +95,8 @@ export default defineProvider(
         throw new WardenError('PROVIDER_FAILED', `${bin} get answered something that is not JSON`);
       }
       if (rec.Username === '' || rec.Username === undefined) return undefined;
-      if (typeof rec.Secret !== 'string') throw new WardenError('PROVIDER_FAILED', `${bin} get answered a record without a Secret`);
+      if (typeof rec.Secret !== 'string')
+        throw new WardenError('PROVIDER_FAILED', `${bin} get answered a record without a Secret`);
       return rec.Secret;
     }
 

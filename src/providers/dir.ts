@@ -32,13 +32,23 @@ export default defineProvider(
     function warnIfExposed(path: string, st: Stats): void {
       if (process.platform === 'win32' || (st.mode & 0o044) === 0 || warned.has(path)) return;
       warned.add(path);
-      ctx.warn(`secret file ${path} is readable by ${st.mode & 0o004 ? 'every user' : 'its group'} (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it or mount it with mode 0400`);
+      ctx.warn(
+        `secret file ${path} is readable by ${st.mode & 0o004 ? 'every user' : 'its group'} (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it or mount it with mode 0400`,
+      );
     }
 
     /** Resolves a path below root, refusing `..`, absolute paths and symlinks that leave root. */
     async function inside(rel: string): Promise<string> {
-      if (rel === '' || rel.split(/[\\/]/).some((seg) => seg === '..' || seg === '') || rel.startsWith('/') || rel.includes('\0')) {
-        throw new WardenError('INVALID_REFERENCE', `invalid path ${JSON.stringify(rel)} for provider ${ctx.name}: a relative path below ${root} without ..`);
+      if (
+        rel === '' ||
+        rel.split(/[\\/]/).some((seg) => seg === '..' || seg === '') ||
+        rel.startsWith('/') ||
+        rel.includes('\0')
+      ) {
+        throw new WardenError(
+          'INVALID_REFERENCE',
+          `invalid path ${JSON.stringify(rel)} for provider ${ctx.name}: a relative path below ${root} without ..`,
+        );
       }
       const path = join(root, rel);
       let real: string;
@@ -105,7 +115,11 @@ export default defineProvider(
         if (st.isDirectory()) await walk(path, out);
         else if (st.isFile()) {
           warnIfExposed(path, st);
-          out.push({ name: relative(root, path).split(sep).join('/'), provider: ctx.name, updated: st.mtime.toISOString() });
+          out.push({
+            name: relative(root, path).split(sep).join('/'),
+            provider: ctx.name,
+            updated: st.mtime.toISOString(),
+          });
         }
       }
     }
@@ -143,9 +157,14 @@ export default defineProvider(
       async probe() {
         try {
           const st = await fsp.stat(root);
-          return st.isDirectory() ? { usable: true, reason: `directory ${root}` } : { usable: false, reason: `${root} is not a directory` };
+          return st.isDirectory()
+            ? { usable: true, reason: `directory ${root}` }
+            : { usable: false, reason: `${root} is not a directory` };
         } catch (err) {
-          return { usable: false, reason: errnoCode(err) === 'ENOENT' ? `${root} does not exist` : describe(err) };
+          return {
+            usable: false,
+            reason: errnoCode(err) === 'ENOENT' ? `${root} does not exist` : describe(err),
+          };
         }
       },
     };

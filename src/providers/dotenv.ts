@@ -9,7 +9,9 @@ import { dotenvParse, editDotenv } from '../store/dotenv-edit.js';
 
 /** A `.env` file, read with the dotenv library's own rules and edited in place. */
 export default defineProvider(
-  (raw, ctx) => ({ path: resolve(new OptionReader(raw, `providers.${ctx.name}`).only('path').string('path') ?? '.env') }),
+  (raw, ctx) => ({
+    path: resolve(new OptionReader(raw, `providers.${ctx.name}`).only('path').string('path') ?? '.env'),
+  }),
   ({ path }, ctx): SecretProvider => {
     async function read(): Promise<string | undefined> {
       return (await readIfExists(path))?.toString('utf8');
@@ -63,7 +65,9 @@ export default defineProvider(
       },
       async probe() {
         const text = await read().catch(() => undefined);
-        return text === undefined ? { usable: false, reason: `${path} does not exist` } : { usable: true, reason: `${path}` };
+        return text === undefined
+          ? { usable: false, reason: `${path} does not exist` }
+          : { usable: true, reason: `${path}` };
       },
     };
   },

@@ -2,7 +2,15 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { WardenError, describe, errnoCode } from '../errors.js';
-import { assertPrivateDir, atomicWrite, ensurePrivateDir, isTempFile, readIfExists, sweepTempFiles, withLock } from '../fsutil.js';
+import {
+  assertPrivateDir,
+  atomicWrite,
+  ensurePrivateDir,
+  isTempFile,
+  readIfExists,
+  sweepTempFiles,
+  withLock,
+} from '../fsutil.js';
 import { SECRET_NAME, assertSecretName } from '../names.js';
 import { OptionReader } from '../options.js';
 import { defineProvider, type SecretMeta, type SecretProvider } from '../provider.js';
@@ -34,21 +42,40 @@ interface SecretFile {
 }
 
 function aad(name: string, f: Pick<SecretFile, 'created' | 'updated' | 'version' | 'key'>): Buffer {
-  return Buffer.from([FORMAT, `v${VERSION}`, name, f.created, f.updated, String(f.version), f.key].join('\0'), 'utf8');
+  return Buffer.from(
+    [FORMAT, `v${VERSION}`, name, f.created, f.updated, String(f.version), f.key].join('\0'),
+    'utf8',
+  );
 }
 
 export function seal(name: string, value: string, key: StoreKey, prev?: SecretMeta): SecretFile {
   const now = new Date().toISOString();
-  const meta = { created: prev?.created ?? now, updated: now, version: (prev?.version ?? 0) + 1, key: key.id };
+  const meta = {
+    created: prev?.created ?? now,
+    updated: now,
+    version: (prev?.version ?? 0) + 1,
+    key: key.id,
+  };
   const nonce = randomBytes(12);
   const c = createCipheriv('aes-256-gcm', key.key, nonce);
   c.setAAD(aad(name, meta));
   const data = Buffer.concat([c.update(value, 'utf8'), c.final(), c.getAuthTag()]);
-  return { format: FORMAT, v: VERSION, name, ...meta, alg: 'A256GCM', nonce: nonce.toString('base64'), data: data.toString('base64') };
+  return {
+    format: FORMAT,
+    v: VERSION,
+    name,
+    ...meta,
+    alg: 'A256GCM',
+    nonce: nonce.toString('base64'),
+    data: data.toString('base64'),
+  };
 }
 
 function corrupt(name: string, path: string, why: string): WardenError {
-  return new WardenError('SECRET_CORRUPT', `secret "${name}" is corrupt or was tampered with (${why}): ${path}; set it again or restore it`);
+  return new WardenError(
+    'SECRET_CORRUPT',
+    `secret "${name}" is corrupt or was tampered with (${why}): ${path}; set it again or restore it`,
+  );
 }
 
 export function open(name: string, f: SecretFile, key: StoreKey, path: string): string {
@@ -56,7 +83,9 @@ export function open(name: string, f: SecretFile, key: StoreKey, path: string): 
     throw new WardenError(
       'KEY_MISMATCH',
       `secret "${name}" was encrypted with another key (id ${f.key}, this store's ${key.source} gives ${key.id}); ` +
-        (key.source === 'passphrase' ? 'unset MCP_WARDEN_PASSPHRASE or use the passphrase it was stored with' : 'set MCP_WARDEN_PASSPHRASE to the passphrase it was stored with'),
+        (key.source === 'passphrase'
+          ? 'unset MCP_WARDEN_PASSPHRASE or use the passphrase it was stored with'
+          : 'set MCP_WARDEN_PASSPHRASE to the passphrase it was stored with'),
     );
   }
   const raw = Buffer.from(f.data, 'base64');
@@ -171,7 +200,8 @@ export default defineProvider(
         const k = await key(true);
         if (!k) throw new WardenError('STORE_IO', `cannot create the store key in ${dir}`);
         await fsp.mkdir(secretsDir, { mode: 0o700 }).catch((err: unknown) => {
-          if (errnoCode(err) !== 'EEXIST') throw new WardenError('STORE_IO', `cannot create ${secretsDir} (${describe(err)})`);
+          if (errnoCode(err) !== 'EEXIST')
+            throw new WardenError('STORE_IO', `cannot create ${secretsDir} (${describe(err)})`);
         });
         await assertPrivateDir(secretsDir);
         return withLock(join(secretsDir, `.${name}.lock`), async () => {
@@ -251,7 +281,12 @@ export default defineProvider(
       async probe() {
         try {
           await ensurePrivateDir(dir);
-          return { usable: true, reason: `encrypted files in ${dir}` + (passphrase ? ' (key from MCP_WARDEN_PASSPHRASE)' : ' (key file)') };
+          return {
+            usable: true,
+            reason:
+              `encrypted files in ${dir}` +
+              (passphrase ? ' (key from MCP_WARDEN_PASSPHRASE)' : ' (key file)'),
+          };
         } catch (err) {
           return { usable: false, reason: err instanceof WardenError ? err.message : describe(err) };
         }

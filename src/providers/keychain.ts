@@ -1,12 +1,17 @@
+import type * as KeyringModule from '@napi-rs/keyring';
 import { WardenError } from '../errors.js';
 import { assertSecretName } from '../names.js';
 import { OptionReader } from '../options.js';
 import { defineProvider, type SecretProvider } from '../provider.js';
 
-type Keyring = typeof import('@napi-rs/keyring');
+type Keyring = typeof KeyringModule;
 
 /** The OS keychain: Secret Service on Linux, Keychain on macOS, Credential Manager on Windows. */
-const PLATFORM_NAME: Record<string, string> = { linux: 'Secret Service', darwin: 'macOS Keychain', win32: 'Windows Credential Manager' };
+const PLATFORM_NAME: Record<string, string> = {
+  linux: 'Secret Service',
+  darwin: 'macOS Keychain',
+  win32: 'Windows Credential Manager',
+};
 
 const TIMEOUT_MS = 10_000;
 
@@ -27,18 +32,40 @@ export default defineProvider(
       try {
         k = await keyring();
       } catch (err) {
-        throw new WardenError('PROVIDER_UNAVAILABLE', `${where} support could not be loaded (${(err as Error).message}); reinstall mcp-warden`);
+        throw new WardenError(
+          'PROVIDER_UNAVAILABLE',
+          `${where} support could not be loaded (${(err as Error).message}); reinstall mcp-warden`,
+        );
       }
       try {
         return await fn(k, AbortSignal.timeout(TIMEOUT_MS));
       } catch (err) {
         const msg = (err as Error).message || String(err);
-        const hint = process.platform === 'linux' ? '; is a Secret Service (gnome-keyring, KeePassXC) running and unlocked in this D-Bus session?' : '';
+        const hint =
+          process.platform === 'linux'
+            ? '; is a Secret Service (gnome-keyring, KeePassXC) running and unlocked in this D-Bus session?'
+            : '';
         throw new WardenError('PROVIDER_UNAVAILABLE', `${where} ${what} failed: ${msg}${hint}`);
       }
     }
 
-    const entry = (k: Keyring, name: string) => new k.AsyncEntry(service, assertSecretName(name));
+    // Pinned to Secret Service on Linux: the library may otherwise fall back to the kernel's
+    // keyutils, which forgets everything at logout and is no place for an API key.
+    const options =
+      process.platform === 'linux' ? { linux: { store: 'secret-service' as const } } : undefined;
+    const entry = (k: Keyring, name: string) => new k.AsyncEntry(service, assertSecretName(name), options);
+
+    /**
+     * The library answers "no such item" (null, false) when it cannot reach the store at all (no
+     * session bus), so a miss is only trusted once a call that does fail on an unreachable store
+     * has succeeded in this process.
+     */
+    let reachable = false;
+    async function confirmMiss(): Promise<void> {
+      if (reachable) return;
+      await call('search', (k, signal) => k.findCredentialsAsync(service, null, signal));
+      reachable = true;
+    }
 
     return {
       type: 'keychain',
@@ -47,6 +74,7 @@ export default defineProvider(
       async get(name) {
         assertSecretName(name);
         const v = await call('read', (k, signal) => entry(k, name).getPassword(signal));
+        if (v === null) await confirmMiss();
         return v ?? undefined;
       },
       async has(name) {
@@ -62,7 +90,9 @@ export default defineProvider(
       },
       async delete(name) {
         assertSecretName(name);
-        return call('delete', (k, signal) => entry(k, name).deleteCredential(signal));
+        const removed = await call('delete', (k, signal) => entry(k, name).deleteCredential(signal));
+        if (!removed) await confirmMiss();
+        return removed;
       },
       async list() {
         // findCredentials returns the passwords too; they are dropped here and never leave.
@@ -73,9 +103,15 @@ export default defineProvider(
       },
       async probe() {
         try {
-          // A read of an item that does not exist: answers null on a usable keychain, fails on a
-          // missing daemon, a locked or absent default collection, or no session bus.
-          await call('read', (k, signal) => new k.AsyncEntry(service, '__mcp_warden_probe__').getPassword(signal));
+          // A write, not a read: with no default collection (a fresh gnome-keyring never unlocked)
+          // reads answer "nothing there" while every write fails.
+          const probe = '__mcp_warden_probe__';
+          await call('write', (k, signal) =>
+            new k.AsyncEntry(service, probe, options).setPassword('probe', signal),
+          );
+          await call('delete', (k, signal) =>
+            new k.AsyncEntry(service, probe, options).deleteCredential(signal),
+          );
           return { usable: true, reason: `${where}, service "${service}"` };
         } catch (err) {
           return { usable: false, reason: (err as Error).message };

@@ -30,7 +30,8 @@ function spansOf(text: string, key: string): Array<[number, number]> {
       // The value runs to the first unescaped matching quote, possibly lines later.
       let j = i + 1;
       while (j < text.length && !(text[j] === q && text[j - 1] !== '\\')) j++;
-      if (j < text.length && /^[ \t]*(?:#[^\n]*)?(?:\n|$)/.test(text.slice(j + 1, lineEnd(text, j + 1) + 1))) end = lineEnd(text, j + 1);
+      if (j < text.length && /^[ \t]*(?:#[^\n]*)?(?:\n|$)/.test(text.slice(j + 1, lineEnd(text, j + 1) + 1)))
+        end = lineEnd(text, j + 1);
     }
     const stop = end < text.length ? end + 1 : end;
     if (m[1] === key) spans.push([m.index, stop]);
@@ -77,14 +78,20 @@ export function editDotenv(text: string, key: string, value: string | undefined,
     at = end;
   });
   out += src.slice(at);
-  if (entry !== undefined && spans.length === 0) out += (out === '' || out.endsWith('\n') ? '' : '\n') + entry + '\n';
+  if (entry !== undefined && spans.length === 0)
+    out += (out === '' || out.endsWith('\n') ? '' : '\n') + entry + '\n';
   const want = { ...dotenv.parse(src) };
   if (value === undefined) delete want[key];
   else want[key] = value;
   const got = dotenv.parse(out);
-  const same = Object.keys(want).length === Object.keys(got).length && Object.entries(want).every(([k, v]) => got[k] === v);
+  const same =
+    Object.keys(want).length === Object.keys(got).length &&
+    Object.entries(want).every(([k, v]) => got[k] === v);
   if (!same) {
-    throw new WardenError('INVALID_VALUE', `cannot edit ${key} in ${path} safely (unusual quoting around it); edit that line by hand`);
+    throw new WardenError(
+      'INVALID_VALUE',
+      `cannot edit ${key} in ${path} safely (unusual quoting around it); edit that line by hand`,
+    );
   }
   return crlf ? out.replace(/\n/g, '\r\n') : out;
 }

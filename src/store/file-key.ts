@@ -35,7 +35,11 @@ function keyId(key: Buffer): string {
  * Loads the store key from `MCP_WARDEN_PASSPHRASE` (scrypt with a stored salt) or from the 0600
  * key file, creating either on first use when `create` is set. There is no built-in fallback key.
  */
-export async function loadKey(dir: string, passphrase: string | undefined, create: boolean): Promise<StoreKey | undefined> {
+export async function loadKey(
+  dir: string,
+  passphrase: string | undefined,
+  create: boolean,
+): Promise<StoreKey | undefined> {
   return passphrase !== undefined && passphrase !== ''
     ? passphraseKey(join(dir, 'kdf.json'), passphrase, create)
     : keyFile(join(dir, 'key'), create);
@@ -48,7 +52,10 @@ async function keyFile(path: string, create: boolean): Promise<StoreKey | undefi
     raw = await createOnce(path, randomBytes(32));
   }
   if (raw.length !== 32) {
-    throw new WardenError('SECRET_CORRUPT', `key file ${path} is damaged (${raw.length} bytes, expected 32); restore it from a backup`);
+    throw new WardenError(
+      'SECRET_CORRUPT',
+      `key file ${path} is damaged (${raw.length} bytes, expected 32); restore it from a backup`,
+    );
   }
   await assertOwnerOnly(path);
   return { key: raw, id: keyId(raw), source: 'keyfile' };
@@ -84,7 +91,10 @@ async function assertOwnerOnly(path: string): Promise<void> {
   if (process.platform === 'win32') return;
   const st = await fsp.stat(path);
   if ((st.mode & 0o077) !== 0) {
-    throw new WardenError('STORE_INSECURE', `refusing key file ${path}: others can read it; run chmod 600 ${path}`);
+    throw new WardenError(
+      'STORE_INSECURE',
+      `refusing key file ${path}: others can read it; run chmod 600 ${path}`,
+    );
   }
 }
 
@@ -116,23 +126,43 @@ function opensCheck(key: Buffer, sealed: string): boolean {
   }
 }
 
-async function passphraseKey(path: string, passphrase: string, create: boolean): Promise<StoreKey | undefined> {
+async function passphraseKey(
+  path: string,
+  passphrase: string,
+  create: boolean,
+): Promise<StoreKey | undefined> {
   let raw = await readIfExists(path);
   if (raw === undefined) {
     if (!create) return undefined;
     const salt = randomBytes(16);
     const key = await derive(passphrase, salt, SCRYPT);
-    const file: KdfFile = { v: 1, kdf: 'scrypt', N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, salt: salt.toString('base64'), check: sealCheck(key) };
+    const file: KdfFile = {
+      v: 1,
+      kdf: 'scrypt',
+      N: SCRYPT.N,
+      r: SCRYPT.r,
+      p: SCRYPT.p,
+      salt: salt.toString('base64'),
+      check: sealCheck(key),
+    };
     raw = await createOnce(path, Buffer.from(JSON.stringify(file) + '\n'));
   }
   let kdf: KdfFile;
   try {
     kdf = JSON.parse(raw.toString('utf8')) as KdfFile;
-    if (kdf.v !== 1 || kdf.kdf !== 'scrypt' || typeof kdf.salt !== 'string' || typeof kdf.check !== 'string') {
+    if (
+      kdf.v !== 1 ||
+      kdf.kdf !== 'scrypt' ||
+      typeof kdf.salt !== 'string' ||
+      typeof kdf.check !== 'string'
+    ) {
       throw new Error('unknown format');
     }
   } catch (err) {
-    throw new WardenError('SECRET_CORRUPT', `passphrase settings ${path} are damaged (${describe(err)}); restore them from a backup`);
+    throw new WardenError(
+      'SECRET_CORRUPT',
+      `passphrase settings ${path} are damaged (${describe(err)}); restore them from a backup`,
+    );
   }
   const key = await derive(passphrase, Buffer.from(kdf.salt, 'base64'), kdf).catch((err: unknown) => {
     throw new WardenError('SECRET_CORRUPT', `passphrase settings ${path} are unusable (${describe(err)})`);

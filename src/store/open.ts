@@ -29,7 +29,7 @@ export function defaultChain(env: NodeJS.ProcessEnv): ProviderSpec[] {
 export interface OpenOptions {
   config?: string;
   env?: NodeJS.ProcessEnv;
-  warn?(message: string): void;
+  warn?: (message: string) => void;
 }
 
 export async function openStore(opts: OpenOptions = {}): Promise<Store & { configPath?: string }> {

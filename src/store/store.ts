@@ -2,7 +2,7 @@ import { WardenError, describe } from '../errors.js';
 import { assertSecretName } from '../names.js';
 import type { ProviderContext, SecretMeta, SecretProvider } from '../provider.js';
 import { isProviderType, loadProviderType, providerTypes, type ProviderType } from '../providers/index.js';
-import { parseRef, pickField, type SecretRef } from '../refs.js';
+import { parseRef, pickField } from '../refs.js';
 
 /** One named backend instance: from config, or from the built-in default chain. */
 export interface ProviderSpec {
@@ -15,7 +15,7 @@ export interface StoreOptions {
   specs: ProviderSpec[];
   home: string;
   env: NodeJS.ProcessEnv;
-  warn(message: string): void;
+  warn: (message: string) => void;
 }
 
 export interface Found {
@@ -35,7 +35,10 @@ export class Store {
   constructor(private readonly opts: StoreOptions) {
     for (const spec of opts.specs) {
       if (!isProviderType(spec.type)) {
-        throw new WardenError('CONFIG_INVALID', `providers.${spec.name}.type: unknown type "${spec.type}" (known: ${providerTypes.join(', ')})`);
+        throw new WardenError(
+          'CONFIG_INVALID',
+          `providers.${spec.name}.type: unknown type "${spec.type}" (known: ${providerTypes.join(', ')})`,
+        );
       }
       this.specs.set(spec.name, spec);
     }
@@ -56,7 +59,10 @@ export class Store {
       const spec = this.specs.get(name);
       if (!spec) {
         return Promise.reject(
-          new WardenError('PROVIDER_UNKNOWN', `no provider named "${name}" (configured: ${this.chain.join(', ') || 'none'})`),
+          new WardenError(
+            'PROVIDER_UNKNOWN',
+            `no provider named "${name}" (configured: ${this.chain.join(', ') || 'none'})`,
+          ),
         );
       }
       const ctx: ProviderContext = { name, home: this.opts.home, env: this.opts.env, warn: this.opts.warn };
@@ -98,11 +104,15 @@ export class Store {
       let failed: unknown;
       results.forEach((r, i) => {
         const n = missing[i]!;
-        if (r.status === 'fulfilled' && r.value !== undefined) found.set(n, { value: r.value, provider: pname });
+        if (r.status === 'fulfilled' && r.value !== undefined)
+          found.set(n, { value: r.value, provider: pname });
         else {
           if (r.status === 'rejected') {
             // A damaged secret is that secret's own error, not the provider's.
-            if (r.reason instanceof WardenError && ['SECRET_CORRUPT', 'KEY_MISMATCH', 'WRONG_PASSPHRASE', 'STORE_INSECURE'].includes(r.reason.code)) {
+            if (
+              r.reason instanceof WardenError &&
+              ['SECRET_CORRUPT', 'KEY_MISMATCH', 'WRONG_PASSPHRASE', 'STORE_INSECURE'].includes(r.reason.code)
+            ) {
               throw r.reason;
             }
             failed ??= r.reason;
@@ -110,14 +120,18 @@ export class Store {
           still.push(n);
         }
       });
-      if (failed !== undefined) failures.push(`${pname}: ${failed instanceof Error ? failed.message : describe(failed)}`);
+      if (failed !== undefined)
+        failures.push(`${pname}: ${failed instanceof Error ? failed.message : describe(failed)}`);
       missing = still;
     }
     if (missing.length > 0) {
       const list = missing.map((n) => `"${n}"`).join(', ');
       const what = missing.length === 1 ? `secret ${list}` : `secrets ${list}`;
       if (failures.length > 0) {
-        throw new WardenError('PROVIDER_UNAVAILABLE', `${what} not found, and some providers could not be asked: ${failures.join('; ')}`);
+        throw new WardenError(
+          'PROVIDER_UNAVAILABLE',
+          `${what} not found, and some providers could not be asked: ${failures.join('; ')}`,
+        );
       }
       throw new WardenError(
         'SECRET_NOT_FOUND',
@@ -136,10 +150,14 @@ export class Store {
   async getFrom(providerName: string, path: string): Promise<string> {
     const p = await this.provider(providerName);
     if (!p.capabilities.read) {
-      throw new WardenError('PROVIDER_UNSUPPORTED', `provider "${providerName}" (${p.type}) cannot read values back`);
+      throw new WardenError(
+        'PROVIDER_UNSUPPORTED',
+        `provider "${providerName}" (${p.type}) cannot read values back`,
+      );
     }
     const v = p.getPath ? await p.getPath(path) : await p.get(assertSecretName(path));
-    if (v === undefined) throw new WardenError('SECRET_NOT_FOUND', `secret "${path}" not found in provider ${providerName}`);
+    if (v === undefined)
+      throw new WardenError('SECRET_NOT_FOUND', `secret "${path}" not found in provider ${providerName}`);
     return v;
   }
 
@@ -150,14 +168,20 @@ export class Store {
   async resolveRefs(raws: readonly string[]): Promise<Map<string, string>> {
     const refs = raws.map(parseRef);
     const chainNames = refs.filter((r) => r.provider === undefined).map((r) => r.path);
-    for (const r of refs) if (r.provider !== undefined && !this.has(r.provider)) await this.provider(r.provider);
+    for (const r of refs)
+      if (r.provider !== undefined && !this.has(r.provider)) await this.provider(r.provider);
     const [byName, byPath] = await Promise.all([
       chainNames.length ? this.lookupMany(chainNames) : new Map<string, Found>(),
-      Promise.all(refs.filter((r) => r.provider !== undefined).map(async (r) => [r, await this.getFrom(r.provider!, r.path)] as const)),
+      Promise.all(
+        refs
+          .filter((r) => r.provider !== undefined)
+          .map(async (r) => [r, await this.getFrom(r.provider!, r.path)] as const),
+      ),
     ]);
     const out = new Map<string, string>();
-    for (const r of refs) if (r.provider === undefined) out.set(r.raw, pickField(r, byName.get(r.path)!.value));
-    for (const [r, v] of byPath) out.set(r.raw, pickField(r as SecretRef, v));
+    for (const r of refs)
+      if (r.provider === undefined) out.set(r.raw, pickField(r, byName.get(r.path)!.value));
+    for (const [r, v] of byPath) out.set(r.raw, pickField(r, v));
     return out;
   }
 
@@ -186,9 +210,17 @@ export class Store {
       if (probe.usable) return { provider: keychain, reason: `the OS keychain is usable (${probe.reason})` };
     }
     const file = candidates.find((p) => p.type === 'file');
-    if (file) return { provider: file, reason: keychain ? 'no usable OS keychain, so the encrypted file store' : 'the encrypted file store' };
+    if (file)
+      return {
+        provider: file,
+        reason: keychain ? 'no usable OS keychain, so the encrypted file store' : 'the encrypted file store',
+      };
     const first = candidates[0];
-    if (!first) throw new WardenError('PROVIDER_READ_ONLY', `no provider in the chain (${this.chain.join(', ')}) can store secrets`);
+    if (!first)
+      throw new WardenError(
+        'PROVIDER_READ_ONLY',
+        `no provider in the chain (${this.chain.join(', ')}) can store secrets`,
+      );
     return { provider: first, reason: 'the first writable provider in the chain' };
   }
 
@@ -204,7 +236,11 @@ export class Store {
       try {
         const p = await this.provider(name);
         if (!p.capabilities.list || !p.list) {
-          if (names) throw new WardenError('PROVIDER_UNSUPPORTED', `provider "${p.name}" (${p.type}) cannot list its secrets`);
+          if (names)
+            throw new WardenError(
+              'PROVIDER_UNSUPPORTED',
+              `provider "${p.name}" (${p.type}) cannot list its secrets`,
+            );
           continue;
         }
         secrets.push(...(await p.list()));

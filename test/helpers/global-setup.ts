@@ -19,7 +19,11 @@ function keyringWorks(address: string): boolean {
       '-e',
       `const k=require('@napi-rs/keyring');const e=new k.Entry('mcp-warden-test-probe','p');e.setPassword('x');if(e.getPassword()!=='x')process.exit(1);e.deleteCredential();`,
     ],
-    { env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: address }, timeout: 15_000, stdio: ['ignore', 'ignore', process.env.MCPW_DEBUG_SETUP ? 'inherit' : 'ignore'] },
+    {
+      env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: address },
+      timeout: 15_000,
+      stdio: ['ignore', 'ignore', process.env.MCPW_DEBUG_SETUP ? 'inherit' : 'ignore'],
+    },
   );
   return probe.status === 0;
 }
@@ -30,14 +34,19 @@ function which(bin: string): boolean {
 
 async function privateSession(): Promise<string> {
   for (const bin of ['dbus-daemon', 'gnome-keyring-daemon']) {
-    if (!which(bin)) throw new Error(`the keychain tests need ${bin}: apt-get install dbus gnome-keyring (or run bash .ci/run)`);
+    if (!which(bin))
+      throw new Error(
+        `the keychain tests need ${bin}: apt-get install dbus gnome-keyring (or run bash .ci/run)`,
+      );
   }
   home = mkdtempSync(join(tmpdir(), 'mcpw-keyring-'));
-  const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   children.push(bus);
   const address = await new Promise<string>((resolve, reject) => {
     let out = '';
-    bus.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    bus.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       if (out.includes('\n')) resolve(out.trim());
     });
@@ -48,10 +57,12 @@ async function privateSession(): Promise<string> {
     stdio: ['pipe', 'pipe', 'ignore'],
   });
   children.push(keyring);
-  keyring.stdin!.end('test-keyring-password');
+  keyring.stdin.end('test-keyring-password');
   // Probe only once it is up: an earlier D-Bus call would activate a second, locked daemon.
   await new Promise<void>((resolve, reject) => {
-    keyring.stdout!.setEncoding('utf8').on('data', (d: string) => d.includes('GNOME_KEYRING_CONTROL') && resolve());
+    keyring.stdout
+      .setEncoding('utf8')
+      .on('data', (d: string) => d.includes('GNOME_KEYRING_CONTROL') && resolve());
     keyring.on('exit', (code) => reject(new Error(`gnome-keyring-daemon exited with ${code}`)));
     setTimeout(resolve, 5000);
   });

@@ -31,7 +31,11 @@ export const TRICKY_VALUES: Record<string, string> = {
   json: '{"user":"u","password":"p@ss"}',
 };
 
-export function providerContract(label: string, make: () => Promise<ContractSubject>, opts: ContractOptions = {}): void {
+export function providerContract(
+  label: string,
+  make: () => Promise<ContractSubject>,
+  opts: ContractOptions = {},
+): void {
   describe(`provider contract: ${label}`, () => {
     let s: ContractSubject;
     let p: SecretProvider;

@@ -1,13 +1,32 @@
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import file from '../../src/providers/file.js';
 import { build, tempDir } from '../helpers/tmp.js';
 import { providerContract } from './contract.js';
 
-providerContract('file (real filesystem)', async () => ({ provider: build(file, {}, { name: 'local', home: join(tempDir(), 'h') }).provider }));
+providerContract('file (real filesystem)', async () => ({
+  provider: build(file, {}, { name: 'local', home: join(tempDir(), 'h') }).provider,
+}));
 providerContract('file with MCP_WARDEN_PASSPHRASE (scrypt)', async () => ({
-  provider: build(file, {}, { name: 'local', home: join(tempDir(), 'h'), env: { MCP_WARDEN_PASSPHRASE: 'correct horse battery staple' } }).provider,
+  provider: build(
+    file,
+    {},
+    {
+      name: 'local',
+      home: join(tempDir(), 'h'),
+      env: { MCP_WARDEN_PASSPHRASE: 'correct horse battery staple' },
+    },
+  ).provider,
 }));
 
 const mode = (p: string) => statSync(p).mode & 0o777;
@@ -33,7 +52,9 @@ describe('file provider: on-disk format and safety', () => {
     const nonces = new Set<string>();
     for (let i = 0; i < 20; i++) {
       await provider.set!('SAME', 'same value');
-      nonces.add((JSON.parse(readFileSync(join(home, 'secrets', 'SAME.json'), 'utf8')) as { nonce: string }).nonce);
+      nonces.add(
+        (JSON.parse(readFileSync(join(home, 'secrets', 'SAME.json'), 'utf8')) as { nonce: string }).nonce,
+      );
     }
     expect(nonces.size).toBe(20);
   });
@@ -43,11 +64,27 @@ describe('file provider: on-disk format and safety', () => {
     const { provider } = build(file, {}, { home });
     await provider.set!('ALPHA', 'alpha value');
     await provider.set!('BETA', 'beta value');
-    const a = JSON.parse(readFileSync(join(home, 'secrets', 'ALPHA.json'), 'utf8')) as Record<string, unknown>;
+    const a = JSON.parse(readFileSync(join(home, 'secrets', 'ALPHA.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     // Swap only the sealed parts, keeping BETA's header: the name in the AAD no longer matches.
     const b = JSON.parse(readFileSync(join(home, 'secrets', 'BETA.json'), 'utf8')) as Record<string, unknown>;
-    writeFileSync(join(home, 'secrets', 'BETA.json'), JSON.stringify({ ...b, nonce: a.nonce, data: a.data, created: a.created, updated: a.updated, version: a.version }));
-    await expect(provider.get('BETA')).rejects.toMatchObject({ code: 'SECRET_CORRUPT', message: expect.stringContaining('"BETA"') as unknown });
+    writeFileSync(
+      join(home, 'secrets', 'BETA.json'),
+      JSON.stringify({
+        ...b,
+        nonce: a.nonce,
+        data: a.data,
+        created: a.created,
+        updated: a.updated,
+        version: a.version,
+      }),
+    );
+    await expect(provider.get('BETA')).rejects.toMatchObject({
+      code: 'SECRET_CORRUPT',
+      message: expect.stringContaining('"BETA"') as unknown,
+    });
     // A whole file copied over another name is caught by its header.
     copyFileSync(join(home, 'secrets', 'ALPHA.json'), join(home, 'secrets', 'GAMMA.json'));
     await expect(provider.get('GAMMA')).rejects.toMatchObject({ code: 'SECRET_CORRUPT' });
@@ -68,7 +105,10 @@ describe('file provider: on-disk format and safety', () => {
     writeFileSync(path('TRUNC'), readFileSync(path('TRUNC')).subarray(0, 40));
     writeFileSync(path('GARBAGE'), Buffer.from([0, 1, 2, 255]));
     for (const n of ['FLIP', 'META', 'TRUNC', 'GARBAGE']) {
-      await expect(provider.get(n), n).rejects.toMatchObject({ code: 'SECRET_CORRUPT', message: expect.stringContaining(`"${n}"`) as unknown });
+      await expect(provider.get(n), n).rejects.toMatchObject({
+        code: 'SECRET_CORRUPT',
+        message: expect.stringContaining(`"${n}"`) as unknown,
+      });
     }
     await expect(provider.get('OK')).resolves.toBe('value of OK');
     // Listing still works and names every secret; setting a corrupt one again repairs it.
@@ -105,11 +145,16 @@ describe('file provider: on-disk format and safety', () => {
     const wrong = build(file, {}, { home, env: { MCP_WARDEN_PASSPHRASE: 'wrong one' } }).provider;
     await expect(wrong.get('P')).rejects.toMatchObject({ code: 'WRONG_PASSPHRASE' });
     const keyfile = build(file, {}, { home }).provider;
-    await expect(keyfile.get('P')).rejects.toMatchObject({ code: 'KEY_MISMATCH', message: expect.stringContaining('MCP_WARDEN_PASSPHRASE') as unknown });
+    await expect(keyfile.get('P')).rejects.toMatchObject({
+      code: 'KEY_MISMATCH',
+      message: expect.stringContaining('MCP_WARDEN_PASSPHRASE') as unknown,
+    });
     const kdf = JSON.parse(readFileSync(join(home, 'kdf.json'), 'utf8')) as { N: number; salt: string };
     expect(kdf.N).toBeGreaterThanOrEqual(2 ** 17);
     expect(Buffer.from(kdf.salt, 'base64').length).toBe(16);
-    await expect(build(file, {}, { home, env: { MCP_WARDEN_PASSPHRASE: 'right one' } }).provider.get('P')).resolves.toBe('passphrase-protected');
+    await expect(
+      build(file, {}, { home, env: { MCP_WARDEN_PASSPHRASE: 'right one' } }).provider.get('P'),
+    ).resolves.toBe('passphrase-protected');
   });
 
   it('refuses a group/world-writable store directory and a readable key file', async () => {
@@ -117,14 +162,19 @@ describe('file provider: on-disk format and safety', () => {
     const { provider } = build(file, {}, { home });
     await provider.set!('X', 'x');
     chmodSync(home, 0o777);
-    await expect(provider.get('X')).rejects.toMatchObject({ code: 'STORE_INSECURE', message: expect.stringContaining('chmod 700') as unknown });
+    await expect(provider.get('X')).rejects.toMatchObject({
+      code: 'STORE_INSECURE',
+      message: expect.stringContaining('chmod 700') as unknown,
+    });
     await expect(provider.set!('Y', 'y')).rejects.toMatchObject({ code: 'STORE_INSECURE' });
     chmodSync(home, 0o700);
     chmodSync(join(home, 'secrets'), 0o770);
     await expect(provider.list!()).rejects.toMatchObject({ code: 'STORE_INSECURE' });
     chmodSync(join(home, 'secrets'), 0o700);
     chmodSync(join(home, 'key'), 0o644);
-    await expect(build(file, {}, { home }).provider.get('X')).rejects.toMatchObject({ code: 'STORE_INSECURE' });
+    await expect(build(file, {}, { home }).provider.get('X')).rejects.toMatchObject({
+      code: 'STORE_INSECURE',
+    });
   });
 
   it('refuses a store directory owned by another user', async () => {
@@ -133,7 +183,10 @@ describe('file provider: on-disk format and safety', () => {
     const home = join(tempDir(), 'h');
     mkdirSync(home, { mode: 0o700 });
     chownSync(home, 65534, 65534);
-    await expect(build(file, {}, { home }).provider.set!('X', 'x')).rejects.toMatchObject({ code: 'STORE_INSECURE', message: expect.stringContaining('uid 65534') as unknown });
+    await expect(build(file, {}, { home }).provider.set!('X', 'x')).rejects.toMatchObject({
+      code: 'STORE_INSECURE',
+      message: expect.stringContaining('uid 65534') as unknown,
+    });
   });
 
   it('a damaged key file is a clear error, and I/O failures are never "not found"', async () => {
@@ -141,7 +194,10 @@ describe('file provider: on-disk format and safety', () => {
     const { provider } = build(file, {}, { home });
     await provider.set!('X', 'x');
     writeFileSync(join(home, 'key'), 'short', { mode: 0o600 });
-    await expect(build(file, {}, { home }).provider.get('X')).rejects.toMatchObject({ code: 'SECRET_CORRUPT', message: expect.stringContaining('key file') as unknown });
+    await expect(build(file, {}, { home }).provider.get('X')).rejects.toMatchObject({
+      code: 'SECRET_CORRUPT',
+      message: expect.stringContaining('key file') as unknown,
+    });
     // A secret path that is a directory: an I/O error, not undefined.
     mkdirSync(join(home, 'secrets', 'DIR.json'));
     await expect(provider.get('DIR')).rejects.toMatchObject({ code: 'STORE_IO' });

@@ -29,6 +29,8 @@ export async function run(args: string[], cli: Cli): Promise<number> {
     ),
   );
   cli.stdout(`\nLookup chain: ${d.chain.join(' -> ')}\n`);
-  cli.stdout(`Recommended: store secrets in "${d.recommended.provider}" (${d.recommended.type}): ${d.recommended.reason}.\n`);
+  cli.stdout(
+    `Recommended: store secrets in "${d.recommended.provider}" (${d.recommended.type}): ${d.recommended.reason}.\n`,
+  );
   return 0;
 }

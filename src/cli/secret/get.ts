@@ -19,7 +19,8 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   );
   if (!p) return 0;
   const [target, ...extra] = p.positionals;
-  if (target === undefined || extra.length > 0) throw usage('secret get takes exactly one NAME or secret:// reference');
+  if (target === undefined || extra.length > 0)
+    throw usage('secret get takes exactly one NAME or secret:// reference');
   let value: string;
   if (isRef(target)) {
     if (p.values.provider) throw usage('--provider cannot be combined with a secret:// reference');
@@ -28,7 +29,9 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   } else {
     assertSecretName(target);
     const store = await openCliStore(cli, p.values.config);
-    value = p.values.provider ? await store.getFrom(p.values.provider, target) : (await store.lookup(target)).value;
+    value = p.values.provider
+      ? await store.getFrom(p.values.provider, target)
+      : (await store.lookup(target)).value;
   }
   cli.stdout(p.values['no-newline'] ? value : value + '\n');
   return 0;

@@ -30,12 +30,19 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   }
   const entries = Object.entries(dotenvParse(text));
   const bad = entries.filter(([k]) => !SECRET_NAME.test(k)).map(([k]) => k);
-  if (bad.length > 0) throw new WardenError('INVALID_NAME', `${file}: invalid secret names ${bad.map((b) => JSON.stringify(b)).join(', ')}; nothing was imported`);
+  if (bad.length > 0)
+    throw new WardenError(
+      'INVALID_NAME',
+      `${file}: invalid secret names ${bad.map((b) => JSON.stringify(b)).join(', ')}; nothing was imported`,
+    );
   const empty = entries.filter(([, v]) => v === '').map(([k]) => k);
   const todo = entries.filter(([, v]) => v !== '');
   const store = await openCliStore(cli, p.values.config);
-  const target = p.values.provider ? await store.provider(p.values.provider) : (await store.recommended()).provider;
-  if (!target.capabilities.set || !target.set) throw new WardenError('PROVIDER_READ_ONLY', `provider "${target.name}" (${target.type}) is read-only`);
+  const target = p.values.provider
+    ? await store.provider(p.values.provider)
+    : (await store.recommended()).provider;
+  if (!target.capabilities.set || !target.set)
+    throw new WardenError('PROVIDER_READ_ONLY', `provider "${target.name}" (${target.type}) is read-only`);
   if (empty.length) cli.stderr(`mcp-warden: skipping empty ${empty.join(', ')}\n`);
   for (const [i, [name, value]] of todo.entries()) {
     if (p.values['dry-run']) cli.stdout(`would store ${name} in ${target.name}\n`);
@@ -44,6 +51,8 @@ export async function run(args: string[], cli: Cli): Promise<number> {
       cli.stderr(`[${i + 1}/${todo.length}] ${name}\n`);
     }
   }
-  cli.stdout(`${p.values['dry-run'] ? 'would import' : 'imported'} ${plural(todo.length, 'secret')} from ${file} into ${target.name}\n`);
+  cli.stdout(
+    `${p.values['dry-run'] ? 'would import' : 'imported'} ${plural(todo.length, 'secret')} from ${file} into ${target.name}\n`,
+  );
   return 0;
 }

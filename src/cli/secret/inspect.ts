@@ -11,7 +11,12 @@ type, created, updated and version. Never the value.
 `;
 
 export async function run(args: string[], cli: Cli): Promise<number> {
-  const p = parse<{ provider?: string; json?: boolean }>(cli, args, { provider: { type: 'string' }, json: { type: 'boolean' } }, HELP);
+  const p = parse<{ provider?: string; json?: boolean }>(
+    cli,
+    args,
+    { provider: { type: 'string' }, json: { type: 'boolean' } },
+    HELP,
+  );
   if (!p) return 0;
   const [name, ...extra] = p.positionals;
   if (name === undefined || extra.length > 0) throw usage('secret inspect takes exactly one NAME');
@@ -19,11 +24,18 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   const store = await openCliStore(cli, p.values.config);
   const found: Array<SecretMeta & { type: string; active: boolean }> = [];
   for (const prov of await store.providers(p.values.provider ? [p.values.provider] : store.chain)) {
-    const meta = prov.inspect ? await prov.inspect(name) : (await prov.has(name)) ? { name, provider: prov.name } : undefined;
+    const meta = prov.inspect
+      ? await prov.inspect(name)
+      : (await prov.has(name))
+        ? { name, provider: prov.name }
+        : undefined;
     if (meta) found.push({ ...meta, type: prov.type, active: found.length === 0 });
   }
   if (found.length === 0) {
-    throw new WardenError('SECRET_NOT_FOUND', `secret "${name}" not found in ${p.values.provider ?? store.chain.join(', ')}`);
+    throw new WardenError(
+      'SECRET_NOT_FOUND',
+      `secret "${name}" not found in ${p.values.provider ?? store.chain.join(', ')}`,
+    );
   }
   if (p.values.json) {
     cli.stdout(json(found));

@@ -8,7 +8,12 @@ Without --provider: every provider of the chain except env (use --provider env f
 `;
 
 export async function run(args: string[], cli: Cli): Promise<number> {
-  const p = parse<{ provider?: string; json?: boolean }>(cli, args, { provider: { type: 'string' }, json: { type: 'boolean' } }, HELP);
+  const p = parse<{ provider?: string; json?: boolean }>(
+    cli,
+    args,
+    { provider: { type: 'string' }, json: { type: 'boolean' } },
+    HELP,
+  );
   if (!p) return 0;
   if (p.positionals.length > 0) throw usage('secret ls takes no names; see --help');
   const store = await openCliStore(cli, p.values.config);
@@ -22,7 +27,13 @@ export async function run(args: string[], cli: Cli): Promise<number> {
     cli.stdout(
       table(
         ['NAME', 'PROVIDER', 'CREATED', 'UPDATED', 'VERSION'],
-        secrets.map((s) => [s.name, s.provider, s.created ?? '-', s.updated ?? '-', s.version === undefined ? '-' : String(s.version)]),
+        secrets.map((s) => [
+          s.name,
+          s.provider,
+          s.created ?? '-',
+          s.updated ?? '-',
+          s.version === undefined ? '-' : String(s.version),
+        ]),
       ),
     );
   }

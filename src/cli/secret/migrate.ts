@@ -19,7 +19,12 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   const p = parse<{ from?: string; to?: string; 'delete-source'?: boolean; json?: boolean }>(
     cli,
     args,
-    { from: { type: 'string' }, to: { type: 'string' }, 'delete-source': { type: 'boolean' }, json: { type: 'boolean' } },
+    {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'delete-source': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
     HELP,
   );
   if (!p) return 0;
@@ -30,10 +35,15 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   const store = await openCliStore(cli, p.values.config);
   const [src, dst] = await store.providers([from, to]);
   if (!src!.capabilities.list || !src!.list || !src!.capabilities.read) {
-    throw new WardenError('PROVIDER_UNSUPPORTED', `provider "${from}" (${src!.type}) cannot list and read its secrets`);
+    throw new WardenError(
+      'PROVIDER_UNSUPPORTED',
+      `provider "${from}" (${src!.type}) cannot list and read its secrets`,
+    );
   }
-  if (!dst!.capabilities.set || !dst!.set) throw new WardenError('PROVIDER_READ_ONLY', `provider "${to}" (${dst!.type}) is read-only`);
-  if (p.values['delete-source'] && !src!.delete) throw new WardenError('PROVIDER_READ_ONLY', `provider "${from}" is read-only; drop --delete-source`);
+  if (!dst!.capabilities.set || !dst!.set)
+    throw new WardenError('PROVIDER_READ_ONLY', `provider "${to}" (${dst!.type}) is read-only`);
+  if (p.values['delete-source'] && !src!.delete)
+    throw new WardenError('PROVIDER_READ_ONLY', `provider "${from}" is read-only; drop --delete-source`);
 
   const names = (await src!.list()).map((s) => s.name);
   const outcomes: Outcome[] = [];
@@ -41,9 +51,11 @@ export async function run(args: string[], cli: Cli): Promise<number> {
     if (!p.values.json) cli.stderr(`[${i + 1}/${names.length}] ${name}\n`);
     try {
       const value = await src!.get(name);
-      if (value === undefined) throw new WardenError('SECRET_NOT_FOUND', 'vanished from the source during the copy');
+      if (value === undefined)
+        throw new WardenError('SECRET_NOT_FOUND', 'vanished from the source during the copy');
       await dst!.set(name, value);
-      if (dst!.capabilities.read && (await dst!.get(name)) !== value) throw new WardenError('MIGRATION_FAILED', `read back from ${to} differs`);
+      if (dst!.capabilities.read && (await dst!.get(name)) !== value)
+        throw new WardenError('MIGRATION_FAILED', `read back from ${to} differs`);
       outcomes.push({ name, ok: true });
     } catch (err) {
       outcomes.push({ name, ok: false, error: err instanceof WardenError ? err.message : describe(err) });
@@ -55,15 +67,32 @@ export async function run(args: string[], cli: Cli): Promise<number> {
     for (const o of outcomes) if (await src!.delete!(o.name)) deleted++;
   }
   if (p.values.json) {
-    cli.stdout(json({ from, to, copied: outcomes.length - failed.length, failed: failed.length, deletedFromSource: deleted, secrets: outcomes }));
+    cli.stdout(
+      json({
+        from,
+        to,
+        copied: outcomes.length - failed.length,
+        failed: failed.length,
+        deletedFromSource: deleted,
+        secrets: outcomes,
+      }),
+    );
   } else {
     for (const f of failed) cli.stderr(`mcp-warden: ${f.name}: ${f.error}\n`);
     cli.stdout(
       `copied ${outcomes.length - failed.length} of ${plural(names.length, 'secret')} from ${from} to ${to}` +
-        (p.values['delete-source'] ? (failed.length ? `; ${from} left intact because of the failures` : `; removed ${deleted} from ${from}`) : '') +
+        (p.values['delete-source']
+          ? failed.length
+            ? `; ${from} left intact because of the failures`
+            : `; removed ${deleted} from ${from}`
+          : '') +
         '\n',
     );
   }
-  if (failed.length > 0) throw new WardenError('MIGRATION_FAILED', `${plural(failed.length, 'secret')} failed to migrate; ${from} is unchanged`);
+  if (failed.length > 0)
+    throw new WardenError(
+      'MIGRATION_FAILED',
+      `${plural(failed.length, 'secret')} failed to migrate; ${from} is unchanged`,
+    );
   return 0;
 }

@@ -29,7 +29,8 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   const writable: SecretProvider[] = [];
   for (const prov of await store.providers(chosen)) {
     if (prov.capabilities.delete && prov.delete) writable.push(prov);
-    else if (p.values.provider) throw new WardenError('PROVIDER_READ_ONLY', `provider "${prov.name}" (${prov.type}) is read-only`);
+    else if (p.values.provider)
+      throw new WardenError('PROVIDER_READ_ONLY', `provider "${prov.name}" (${prov.type}) is read-only`);
   }
 
   // Pairs of (provider, name) to remove, all known before anything is removed.
@@ -41,17 +42,22 @@ export async function run(args: string[], cli: Cli): Promise<number> {
       return 0;
     }
     if (!p.values.yes) {
-      if (!cli.stdinIsTTY) throw usage('--all removes everything; add --yes to confirm when not on a terminal');
+      if (!cli.stdinIsTTY)
+        throw usage('--all removes everything; add --yes to confirm when not on a terminal');
       const where = [...new Set(plan.map(([prov]) => prov.name))].join(', ');
       const answer = await cli.prompt(`Remove ${plural(plan.length, 'secret')} from ${where}? [y/N] `, false);
-      if (!/^y(es)?$/i.test(answer.trim())) throw new WardenError('CANCELLED', 'cancelled; nothing was removed');
+      if (!/^y(es)?$/i.test(answer.trim()))
+        throw new WardenError('CANCELLED', 'cancelled; nothing was removed');
     }
   } else {
     for (const n of names) {
       const holders = [];
       for (const prov of writable) if (await prov.has(n)) holders.push(prov);
       if (holders.length === 0) {
-        throw new WardenError('SECRET_NOT_FOUND', `secret "${n}" not found in ${writable.map((w) => w.name).join(', ')}; nothing was removed`);
+        throw new WardenError(
+          'SECRET_NOT_FOUND',
+          `secret "${n}" not found in ${writable.map((w) => w.name).join(', ')}; nothing was removed`,
+        );
       }
       for (const h of holders) plan.push([h, n]);
     }
@@ -64,7 +70,10 @@ export async function run(args: string[], cli: Cli): Promise<number> {
     // A read-only provider (env, dir) may still answer for a removed name.
     for (const n of new Set(plan.map(([, n]) => n))) {
       const still = (await store.locate(n))[0];
-      if (still) cli.stderr(`mcp-warden: warning: ${n} is still visible from ${still.name} (${still.type}), which is read-only\n`);
+      if (still)
+        cli.stderr(
+          `mcp-warden: warning: ${n} is still visible from ${still.name} (${still.type}), which is read-only\n`,
+        );
     }
   }
   return 0;

@@ -30,7 +30,8 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   const eq = arg.indexOf('=');
   const name = assertSecretName(eq < 0 ? arg : arg.slice(0, eq));
   const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-  if (inline !== undefined && p.values['from-file']) throw usage('give the value inline or with --from-file, not both');
+  if (inline !== undefined && p.values['from-file'])
+    throw usage('give the value inline or with --from-file, not both');
 
   const store = await openCliStore(cli, p.values.config);
   // Resolve the target before asking for a value: a typo in --provider must not cost a prompt.
@@ -42,17 +43,25 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   return 0;
 }
 
-async function chooseTarget(store: Store, name: string, explicit: string | undefined, cli: Cli): Promise<SecretProvider> {
+async function chooseTarget(
+  store: Store,
+  name: string,
+  explicit: string | undefined,
+  cli: Cli,
+): Promise<SecretProvider> {
   if (explicit) {
     const p = await store.provider(explicit);
-    if (!p.capabilities.set || !p.set) throw new WardenError('PROVIDER_READ_ONLY', `provider "${p.name}" (${p.type}) is read-only`);
+    if (!p.capabilities.set || !p.set)
+      throw new WardenError('PROVIDER_READ_ONLY', `provider "${p.name}" (${p.type}) is read-only`);
     const shadow = (await store.locate(name)).find((h) => h.name !== p.name);
     if (shadow && store.chain.indexOf(shadow.name) < store.chain.indexOf(p.name)) {
-      cli.stderr(`mcp-warden: warning: ${name} also exists in ${shadow.name}, which is looked up before ${p.name}\n`);
+      cli.stderr(
+        `mcp-warden: warning: ${name} also exists in ${shadow.name}, which is looked up before ${p.name}\n`,
+      );
     }
     return p;
   }
-  const holder = (await store.locate(name)).find((h) => h.capabilities.set && h.set);
+  const holder = (await store.locate(name)).find((h) => h.capabilities.set);
   return holder ?? (await store.recommended()).provider;
 }
 
@@ -75,6 +84,7 @@ async function readValue(cli: Cli, name: string, file: string | undefined): Prom
 
 function utf8(raw: Buffer, from: string): string {
   const text = raw.toString('utf8');
-  if (!Buffer.from(text, 'utf8').equals(raw)) throw new WardenError('INVALID_VALUE', `the value from ${from} is not valid UTF-8 text`);
+  if (!Buffer.from(text, 'utf8').equals(raw))
+    throw new WardenError('INVALID_VALUE', `the value from ${from} is not valid UTF-8 text`);
   return text;
 }
