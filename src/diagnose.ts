@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe } from './errors.js';
@@ -34,7 +33,9 @@ function onPath(bin: string, env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /** GET on the Docker Engine API over its unix socket, with a short timeout. */
-function dockerGet(socket: string, path: string): Promise<Record<string, unknown>> {
+async function dockerGet(socket: string, path: string): Promise<Record<string, unknown>> {
+  // Imported here: loading node:http costs about as much as starting node itself.
+  const { request } = await import('node:http');
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: socket, path, timeout: 2000 }, (res) => {
       let body = '';

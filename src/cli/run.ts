@@ -1,3 +1,4 @@
+import { isatty } from 'node:tty';
 import { main } from './main.js';
 import { promptTTY } from './prompt.js';
 
@@ -12,7 +13,8 @@ const code = await main(process.argv.slice(2), {
   env: process.env,
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
-  stdinIsTTY: !!process.stdin.isTTY,
+  // isatty(0), not process.stdin.isTTY: touching process.stdin builds a stream, which `get` never needs.
+  stdinIsTTY: isatty(0),
   readStdin,
   prompt: promptTTY,
 });

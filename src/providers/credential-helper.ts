@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { WardenError } from '../errors.js';
 import { assertSecretName } from '../names.js';
 import { OptionReader } from '../options.js';
@@ -42,7 +41,8 @@ export default defineProvider(
   ({ helper, prefix }, ctx): SecretProvider => {
     const bin = `docker-credential-${helper}`;
 
-    function run(verb: 'store' | 'get' | 'erase' | 'list', input: string): Promise<HelperResult> {
+    async function run(verb: 'store' | 'get' | 'erase' | 'list', input: string): Promise<HelperResult> {
+      const { spawn } = await import('node:child_process'); // kept off the startup path of the CLI bundle
       return new Promise((resolve, reject) => {
         const child = spawn(bin, [verb], {
           env: ctx.env,
