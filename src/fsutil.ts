@@ -116,42 +116,112 @@ export async function readIfExists(path: string): Promise<Buffer | undefined> {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** What a lock file says: its owner, and which file it is (locks are re-created, never rewritten). */
+interface LockInfo {
+  owner: number;
+  ino: number;
+  mtimeMs: number;
+}
+
+async function readLock(lockPath: string): Promise<LockInfo | undefined> {
+  let fh;
+  try {
+    fh = await fsp.open(lockPath, constants.O_RDONLY);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw new WardenError('STORE_IO', `cannot read lock ${lockPath} (${describe(err)})`, { cause: err });
+  }
+  try {
+    const st = await fh.stat();
+    // '' is 0 and junk NaN: no owner (only the O_EXCL fallback below can leave an empty lock).
+    return { owner: Number(await fh.readFile('utf8')), ino: st.ino, mtimeMs: st.mtimeMs };
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
- * A lock file made with O_EXCL holding the owner's pid. A lock whose owner died (SIGKILL, power
- * cut) is broken by the next writer. Hand-written: proper-lockfile detects staleness by mtime
- * only, so a killed writer would stall the next one for the whole stale period.
+ * Stale when its owner is dead. A lock naming no pid (only the O_EXCL fallback, killed between
+ * creating and writing it, leaves one) is stale once it has been so for a second.
+ */
+function isStale(lock: LockInfo): boolean {
+  return Number.isInteger(lock.owner) && lock.owner > 0
+    ? !isAlive(lock.owner)
+    : Date.now() - lock.mtimeMs > 1000;
+}
+
+/**
+ * Creates `lockPath` holding this pid, or answers undefined if it exists. The pid is written to a
+ * temporary file first and published with link(2), which fails on an existing target: the lock is
+ * never seen empty, so a writer killed while taking it leaves a lock naming a dead pid (broken at
+ * once) rather than an empty one (which would have to age first). Answers the lock's inode.
+ */
+async function tryCreateLock(lockPath: string): Promise<number | undefined> {
+  const tmp = join(
+    dirname(lockPath),
+    `${TEMP_PREFIX}${process.pid}.${randomBytes(6).toString('hex')}.${basename(lockPath)}`,
+  );
+  try {
+    await fsp.writeFile(tmp, String(process.pid), { flag: 'wx', mode: 0o600 });
+    try {
+      await fsp.link(tmp, lockPath);
+      return (await fsp.stat(tmp)).ino;
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'EEXIST') return undefined;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw err;
+    }
+    // No hard links on this filesystem (FAT, some network shares): O_EXCL, then write the pid.
+    const fh = await fsp.open(lockPath, 'wx', 0o600).catch((err: unknown) => {
+      if (errnoCode(err) === 'EEXIST') return undefined;
+      throw err;
+    });
+    if (!fh) return undefined;
+    try {
+      await fh.writeFile(String(process.pid));
+      return (await fh.stat()).ino;
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    throw new WardenError('STORE_IO', `cannot create lock ${lockPath} (${describe(err)})`, { cause: err });
+  } finally {
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+  }
+}
+
+/** Removes the lock only if it is still the file this process created. */
+async function releaseLock(lockPath: string, ino: number): Promise<void> {
+  const st = await fsp.stat(lockPath).catch(() => undefined);
+  if (st?.ino === ino) await fsp.rm(lockPath, { force: true }).catch(() => undefined);
+}
+
+/**
+ * A lock file holding the owner's pid, created exclusively (see tryCreateLock). A lock whose owner
+ * died (SIGKILL, power cut) is broken by the next writer. Hand-written: proper-lockfile detects
+ * staleness by mtime only, so a killed writer would stall the next one for the whole stale period.
  */
 export async function withLock<T>(lockPath: string, fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let delay = 1;
+  let mine: number | undefined;
   for (;;) {
-    try {
-      const fh = await fsp.open(lockPath, 'wx', 0o600);
-      try {
-        await fh.writeFile(String(process.pid));
-      } finally {
-        await fh.close();
-      }
-      break;
-    } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') {
-        throw new WardenError('STORE_IO', `cannot create lock ${lockPath} (${describe(err)})`, {
-          cause: err,
-        });
-      }
-    }
-    const content = (await readIfExists(lockPath))?.toString();
-    if (content === undefined) continue; // released meanwhile
-    const owner = Number(content); // '' is 0: a creator between open and write, or killed there
-    if (!Number.isInteger(owner) || owner <= 0 || !isAlive(owner)) {
-      await breakStaleLock(lockPath, owner);
-      continue;
-    }
+    mine = await tryCreateLock(lockPath);
+    if (mine !== undefined) break;
+    const lock = await readLock(lockPath);
+    if (lock === undefined) continue; // released meanwhile
+    const stale = isStale(lock);
     if (Date.now() > deadline) {
       throw new WardenError(
         'LOCK_TIMEOUT',
-        `${lockPath} is held by process ${owner}; retry, or remove it if that process is stuck`,
+        stale
+          ? `cannot break the stale lock ${lockPath}; remove it (its owner is gone)`
+          : `${lockPath} is held by process ${lock.owner}; retry, or remove it if that process is stuck`,
       );
+    }
+    if (stale) {
+      await breakStaleLock(lockPath);
+      continue;
     }
     await sleep(delay);
     delay = Math.min(delay * 2, 20);
@@ -159,24 +229,39 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T>, timeou
   try {
     return await fn();
   } finally {
-    await fsp.rm(lockPath, { force: true }).catch(() => undefined);
+    await releaseLock(lockPath, mine);
   }
 }
 
-async function breakStaleLock(lockPath: string, owner: number): Promise<void> {
-  // Re-read right before removing: another writer may have released, broken or taken it since.
-  const st = await fsp.stat(lockPath).catch(() => undefined);
-  if (!st) return; // released meanwhile: just try to take it
-  const again = Number((await readIfExists(lockPath))?.toString() ?? 'gone');
-  if (Number.isNaN(again)) return;
-  if (again === 0) {
-    // Empty: a live writer between open and write, unless it has been empty for a while (killed).
-    if (Date.now() - st.mtimeMs < 1000) await sleep(2);
-    else await fsp.rm(lockPath, { force: true });
+/**
+ * Removes a stale lock. Several waiting writers find a dead lock at the same instant; were each to
+ * check and remove it, a slow one would remove the lock a fast one had meanwhile taken, and two
+ * writers would run at once (the concurrency test saw it in half the runs). So breakers take a
+ * second lock, `LOCK.break`, and check again under it: while it is held, only the lock's owner
+ * (dead) could remove the lock, so the file found stale is the file removed.
+ *
+ * The guard is held for microseconds. One left by a breaker killed inside it is removed by the
+ * next breaker without that protection: a race needs a kill there and two breakers at once.
+ */
+async function breakStaleLock(lockPath: string): Promise<void> {
+  const guardPath = `${lockPath}.break`;
+  const guard = await tryCreateLock(guardPath);
+  if (guard === undefined) {
+    const other = await readLock(guardPath);
+    if (other && isStale(other)) await fsp.rm(guardPath, { force: true });
+    else await sleep(1);
     return;
   }
-  // The same dead owner as before. A writer that broke it and took it between our read and this
-  // rm would lose its lock; that needs two writers to find one dead lock at the same instant,
-  // and costs at most a repeated version number, never a torn file (writes are renames).
-  if (again === owner && !isAlive(again)) await fsp.rm(lockPath, { force: true });
+  try {
+    const lock = await readLock(lockPath);
+    if (lock && isStale(lock)) {
+      await fsp.rm(lockPath, { force: true }).catch((err: unknown) => {
+        throw new WardenError('STORE_IO', `cannot remove the stale lock ${lockPath} (${describe(err)})`, {
+          cause: err,
+        });
+      });
+    }
+  } finally {
+    await releaseLock(guardPath, guard);
+  }
 }

@@ -1,4 +1,5 @@
-import { promises as fsp, type Stats } from 'node:fs';
+import { constants, promises as fsp, type Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { WardenError, describe, errnoCode } from '../errors.js';
 import { assertSecretName } from '../names.js';
@@ -13,6 +14,20 @@ import { defineProvider, type SecretMeta, type SecretProvider } from '../provide
  */
 function canonical(name: string): string {
   return name.toLowerCase().replace(/-/g, '_');
+}
+
+/** "Not there": no such file, or a path through a regular file (`file/x`). */
+function isMissing(err: unknown): boolean {
+  const code = errnoCode(err);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function unavailable(path: string, err: unknown): WardenError {
+  return new WardenError('PROVIDER_UNAVAILABLE', `cannot read ${path} (${describe(err)})`, { cause: err });
+}
+
+function within(realRoot: string, real: string): boolean {
+  return real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
 }
 
 function trimOneNewline(s: string): string {
@@ -56,44 +71,61 @@ export default defineProvider(
       try {
         [real, realRoot] = await Promise.all([fsp.realpath(path), fsp.realpath(root)]);
       } catch (err) {
-        if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return path;
-        throw new WardenError('PROVIDER_UNAVAILABLE', `cannot read ${path} (${describe(err)})`);
+        if (isMissing(err)) return path;
+        throw unavailable(path, err);
       }
       // sops-nix and agenix make root itself a symlink; only an escape from the resolved root is refused.
-      if (real !== realRoot && !real.startsWith(realRoot + sep)) {
+      if (!within(realRoot, real)) {
         throw new WardenError('INVALID_REFERENCE', `${path} points outside ${root}; refusing to read it`);
       }
       return path;
     }
 
+    /**
+     * Reads one secret file. Opened non-blocking: a FIFO planted in the directory would otherwise
+     * hang the lookup until some writer shows up. A directory is a namespace in the nested
+     * layouts, not a secret, so it reads as "not here" and a lookup chain moves on.
+     */
     async function readAt(path: string): Promise<string | undefined> {
+      let fh: FileHandle;
       try {
-        const fh = await fsp.open(path, 'r');
-        try {
-          const st = await fh.stat();
-          if (!st.isFile()) return undefined;
-          warnIfExposed(path, st);
-          return trimOneNewline(await fh.readFile('utf8'));
-        } finally {
-          await fh.close();
-        }
+        fh = await fsp.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
       } catch (err) {
-        const code = errnoCode(err);
-        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
-        throw new WardenError('PROVIDER_UNAVAILABLE', `cannot read ${path} (${describe(err)})`);
+        if (isMissing(err)) return undefined;
+        throw unavailable(path, err);
+      }
+      try {
+        const st = await fh.stat();
+        if (st.isDirectory()) return undefined;
+        if (!st.isFile())
+          throw new WardenError(
+            'PROVIDER_UNAVAILABLE',
+            `${path} is not a regular file; a secret must be one`,
+          );
+        warnIfExposed(path, st);
+        return trimOneNewline(await fh.readFile('utf8'));
+      } catch (err) {
+        throw err instanceof WardenError ? err : unavailable(path, err);
+      } finally {
+        await fh.close();
+      }
+    }
+
+    /** Whether `entry` below root could hold a secret: it exists (through symlinks) and is no directory. */
+    async function holdsSecret(entry: string): Promise<boolean> {
+      const path = join(root, entry);
+      try {
+        return !(await fsp.stat(path)).isDirectory();
+      } catch (err) {
+        if (isMissing(err)) return false;
+        throw unavailable(path, err);
       }
     }
 
     /** The file a secret name maps to: the exact name first, then the other spellings. */
     async function fileFor(name: string): Promise<string | undefined> {
       assertSecretName(name);
-      const exact = join(root, name);
-      const st = await fsp.stat(exact).catch((err: unknown) => {
-        const code = errnoCode(err);
-        if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-        throw new WardenError('PROVIDER_UNAVAILABLE', `cannot read ${exact} (${describe(err)})`);
-      });
-      if (st?.isFile()) return inside(name);
+      if (await holdsSecret(name)) return inside(name);
       const want = canonical(name);
       let entries: string[];
       try {
@@ -102,25 +134,42 @@ export default defineProvider(
         if (errnoCode(err) === 'ENOENT') return undefined;
         throw new WardenError('PROVIDER_UNAVAILABLE', `cannot list ${root} (${describe(err)})`);
       }
-      const match = entries.filter((e) => canonical(e) === want).sort()[0];
-      return match === undefined ? undefined : inside(match);
+      for (const e of entries.filter((e) => e !== name && canonical(e) === want).sort()) {
+        if (await holdsSecret(e)) return inside(e);
+      }
+      return undefined;
     }
 
-    async function walk(dir: string, out: SecretMeta[]): Promise<void> {
+    async function get(name: string): Promise<string | undefined> {
+      const path = await fileFor(name);
+      return path === undefined ? undefined : readAt(path);
+    }
+
+    /**
+     * Descends into real directories only, so a symlink loop cannot recurse; a symlink is listed
+     * when it resolves to a regular file inside root (Kubernetes mounts link every key into
+     * `..data/`), never when it leads out of root, where get would refuse it anyway.
+     */
+    async function walk(dir: string, realRoot: string, out: SecretMeta[]): Promise<void> {
       for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
         if (e.name.startsWith('.')) continue;
         const path = join(dir, e.name);
-        const st = await fsp.stat(path).catch(() => undefined);
-        if (!st) continue;
-        if (st.isDirectory()) await walk(path, out);
-        else if (st.isFile()) {
-          warnIfExposed(path, st);
-          out.push({
-            name: relative(root, path).split(sep).join('/'),
-            provider: ctx.name,
-            updated: st.mtime.toISOString(),
-          });
+        if (e.isDirectory()) {
+          await walk(path, realRoot, out);
+          continue;
         }
+        const real = await fsp.realpath(path).catch(() => undefined);
+        const st =
+          real !== undefined && within(realRoot, real)
+            ? await fsp.stat(real).catch(() => undefined)
+            : undefined;
+        if (!st?.isFile()) continue;
+        warnIfExposed(path, st);
+        out.push({
+          name: relative(root, path).split(sep).join('/'),
+          provider: ctx.name,
+          updated: st.mtime.toISOString(),
+        });
       }
     }
 
@@ -128,28 +177,34 @@ export default defineProvider(
       type: 'dir',
       name: ctx.name,
       capabilities: { read: true, list: true, set: false, delete: false, versions: false },
-      async get(name) {
-        const path = await fileFor(name);
-        return path === undefined ? undefined : readAt(path);
-      },
+      get,
       async getPath(path) {
         return readAt(await inside(path));
       },
       async has(name) {
-        return (await fileFor(name)) !== undefined;
+        return (await get(name)) !== undefined;
       },
       async inspect(name) {
         const path = await fileFor(name);
         if (path === undefined) return undefined;
-        const st = await fsp.stat(path);
-        return { name, provider: ctx.name, updated: st.mtime.toISOString() };
+        const st = await fsp.stat(path).catch((err: unknown) => {
+          if (isMissing(err)) return undefined;
+          throw unavailable(path, err);
+        });
+        return st && { name, provider: ctx.name, updated: st.mtime.toISOString() };
       },
       async list() {
-        const out: SecretMeta[] = [];
+        let realRoot: string;
         try {
-          await walk(root, out);
+          realRoot = await fsp.realpath(root);
         } catch (err) {
           if (errnoCode(err) === 'ENOENT') return [];
+          throw new WardenError('PROVIDER_UNAVAILABLE', `cannot list ${root} (${describe(err)})`);
+        }
+        const out: SecretMeta[] = [];
+        try {
+          await walk(root, realRoot, out);
+        } catch (err) {
           throw new WardenError('PROVIDER_UNAVAILABLE', `cannot list ${root} (${describe(err)})`);
         }
         return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { resolve } from 'node:path';
 import { WardenError, describe, errnoCode } from '../errors.js';
-import { atomicWrite, readIfExists } from '../fsutil.js';
+import { atomicWrite, readIfExists, withLock } from '../fsutil.js';
 import { assertSecretName } from '../names.js';
 import { OptionReader } from '../options.js';
 import { defineProvider, type SecretProvider } from '../provider.js';
@@ -20,15 +20,31 @@ export default defineProvider(
       const text = await read();
       return text === undefined ? {} : dotenvParse(text);
     }
+    /**
+     * Writes through a symlinked .env to its target (renaming over the link would replace it with
+     * a copy) and keeps the file's exact mode: the temporary file's mode passes through the umask.
+     */
     async function write(next: string): Promise<void> {
+      const target = await fsp.realpath(path).catch(() => path);
       const mode = await fsp
-        .stat(path)
+        .stat(target)
         .then((st) => st.mode & 0o777)
         .catch((err: unknown) => {
           if (errnoCode(err) === 'ENOENT') return 0o600;
-          throw new WardenError('STORE_IO', `cannot stat ${path} (${describe(err)})`);
+          throw new WardenError('STORE_IO', `cannot stat ${target} (${describe(err)})`);
         });
-      await atomicWrite(path, next, mode);
+      await atomicWrite(target, next, mode);
+      await fsp.chmod(target, mode).catch((err: unknown) => {
+        throw new WardenError('STORE_IO', `cannot chmod ${target} (${describe(err)})`);
+      });
+    }
+    /** Read, edit, write under a lock: two concurrent sets must not drop each other's entry. */
+    function edit<T>(fn: (text: string | undefined) => { next?: string; result: T }): Promise<T> {
+      return withLock(`${path}.lock`, async () => {
+        const { next, result } = fn(await read());
+        if (next !== undefined) await write(next);
+        return result;
+      });
     }
 
     return {
@@ -48,15 +64,18 @@ export default defineProvider(
       },
       async set(name, value) {
         assertSecretName(name);
-        await write(editDotenv((await read()) ?? '', name, value, path));
-        return { name, provider: ctx.name };
+        return edit((text) => ({
+          next: editDotenv(text ?? '', name, value, path),
+          result: { name, provider: ctx.name },
+        }));
       },
       async delete(name) {
         assertSecretName(name);
-        const text = await read();
-        if (text === undefined || !Object.hasOwn(dotenvParse(text), name)) return false;
-        await write(editDotenv(text, name, undefined, path));
-        return true;
+        return edit((text) =>
+          text === undefined || !Object.hasOwn(dotenvParse(text), name)
+            ? { result: false }
+            : { next: editDotenv(text, name, undefined, path), result: true },
+        );
       },
       async list() {
         return Object.keys(await parsed())
