@@ -176,7 +176,6 @@ function cloudRows(env: NodeJS.ProcessEnv): DiagnoseRow[] {
 }
 
 async function probeAs(
-  store: Store,
   type: string,
   build: () => Promise<{ probe?: () => Promise<ProbeResult> }>,
 ): Promise<ProbeResult> {
@@ -208,11 +207,11 @@ export async function diagnose(store: Store, env: NodeJS.ProcessEnv): Promise<Di
   const add = (backend: string, r: ProbeResult) =>
     rows.push({ backend, usable: r.usable, reason: r.reason, supported: true });
 
-  add('file', await probeAs(store, 'file', () => scratch('file')));
+  add('file', await probeAs('file', () => scratch('file')));
   add(
     'keychain',
     keychainPresent(env)
-      ? await probeAs(store, 'keychain', () => scratch('keychain'))
+      ? await probeAs('keychain', () => scratch('keychain'))
       : { usable: false, reason: 'no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS), so no Secret Service' },
   );
   const helpers = HELPERS.filter((h) => onPath(`docker-credential-${h}`, env));
@@ -221,11 +220,11 @@ export async function diagnose(store: Store, env: NodeJS.ProcessEnv): Promise<Di
   for (const h of helpers)
     add(
       `credential-helper:${h}`,
-      await probeAs(store, 'credential-helper', () => scratch('credential-helper', { helper: h })),
+      await probeAs('credential-helper', () => scratch('credential-helper', { helper: h })),
     );
   for (const dir of ['/run/secrets', '/run/agenix'])
-    add(`dir:${dir}`, await probeAs(store, 'dir', () => scratch('dir', { path: dir })));
-  add('dotenv', await probeAs(store, 'dotenv', () => scratch('dotenv')));
+    add(`dir:${dir}`, await probeAs('dir', () => scratch('dir', { path: dir })));
+  add('dotenv', await probeAs('dotenv', () => scratch('dotenv')));
   add('env', { usable: true, reason: 'the process environment (read-only)' });
   rows.push(...(await dockerRows(env)), await kubernetesRow(env), ...cloudRows(env));
 

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { WardenError } from '../errors.js';
 import { assertSecretName } from '../names.js';
 import { OptionReader } from '../options.js';
@@ -137,6 +140,13 @@ export default defineProvider(
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       },
       async probe() {
+        // docker-credential-pass answers `list` happily with no password store behind it.
+        if (helper === 'pass') {
+          const storeDir = ctx.env.PASSWORD_STORE_DIR || join(ctx.env.HOME || homedir(), '.password-store');
+          if (!existsSync(join(storeDir, '.gpg-id'))) {
+            return { usable: false, reason: `no pass store at ${storeDir}; run: pass init GPG-KEY-ID` };
+          }
+        }
         try {
           await this.list!();
           return { usable: true, reason: `${bin} answers` };

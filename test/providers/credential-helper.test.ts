@@ -93,6 +93,22 @@ describe('credential-helper provider', () => {
     });
   });
 
+  it('diagnose: pass without an initialised store is unusable, with one it is usable', async () => {
+    const home = tempDir('mcpw-nopass-');
+    const bare = build(
+      helper,
+      { helper: 'pass' },
+      { env: { ...process.env, HOME: home, PASSWORD_STORE_DIR: join(home, 'none') } },
+    );
+    await expect(bare.provider.probe!()).resolves.toMatchObject({
+      usable: false,
+      reason: expect.stringContaining('pass init') as unknown,
+    });
+    await expect(
+      build(helper, { helper: 'pass' }, { env: passEnv() }).provider.probe!(),
+    ).resolves.toMatchObject({ usable: true });
+  });
+
   it('rejects a helper given as a path', () => {
     expect(() => build(helper, { helper: '/tmp/evil' })).toThrow(/not a path/);
   });
