@@ -157,6 +157,9 @@ describe('store: the lookup chain', () => {
     await expect((await openStore({ config: cfg, env: {} })).provider('bad')).rejects.toThrow(
       /providers.bad.pth: unknown option/,
     );
+    const claude = join(dir, 'claude_desktop_config.json');
+    writeFileSync(claude, JSON.stringify({ mcpServers: { github: { command: 'npx', args: ['-y', 'x'] } } }));
+    expect((await openStore({ config: claude, env: {} })).chain).toEqual(['local', 'env']);
     writeFileSync(cfg, 'providers: [1, 2');
     await expect(openStore({ config: cfg, env: {} })).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
