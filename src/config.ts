@@ -11,6 +11,8 @@ import type { ProviderSpec } from './store/store.js';
  */
 export interface Config {
   path: string;
+  /** The whole parsed document; sections other than `providers` are validated by their users. */
+  doc: Record<string, unknown>;
   providers?: ProviderSpec[];
 }
 
@@ -39,11 +41,11 @@ export async function loadConfig(path: string): Promise<Config> {
       `${path}: not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'} (${describe(err).split('\n')[0]})`,
     );
   }
-  if (doc === null || doc === undefined) return { path };
+  if (doc === null || doc === undefined) return { path, doc: {} };
   if (typeof doc !== 'object' || Array.isArray(doc))
     throw new WardenError('CONFIG_INVALID', `${path}: the top level must be a mapping`);
   const raw = (doc as Record<string, unknown>).providers;
-  if (raw === undefined || raw === null) return { path };
+  if (raw === undefined || raw === null) return { path, doc: doc as Record<string, unknown> };
   if (typeof raw !== 'object' || Array.isArray(raw))
     throw new WardenError('CONFIG_INVALID', `${path}: providers must be a mapping of name to settings`);
   const providers: ProviderSpec[] = [];
@@ -69,5 +71,5 @@ export async function loadConfig(path: string): Promise<Config> {
       'CONFIG_INVALID',
       `${path}: providers is empty; remove it to use the default chain`,
     );
-  return { path, providers };
+  return { path, doc: doc as Record<string, unknown>, providers };
 }

@@ -1,4 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Config } from '../config.js';
+import { WardenError } from '../errors.js';
+import { configCandidates } from '../paths.js';
+import type { ServerConfig } from '../servers/schema.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { usage, type Cli } from './io.js';
@@ -31,12 +35,34 @@ export function parse<V>(cli: Cli, args: string[], options: Options, help: strin
   return out as unknown as Parsed<V>;
 }
 
-export function openCliStore(cli: Cli, config: string | undefined): Promise<Store> {
+export function openCliStore(
+  cli: Cli,
+  config: string | undefined,
+  environment?: string,
+): Promise<Store & { config?: Config }> {
   return openStore({
     env: cli.env,
     warn: (m) => cli.stderr(`mcp-warden: warning: ${m}\n`),
     ...(config !== undefined && { config }),
+    ...(environment !== undefined && { environment }),
   });
+}
+
+/** The store and the configured servers; a command about servers needs a config file. */
+export async function openServers(
+  cli: Cli,
+  config: string | undefined,
+  environment?: string,
+): Promise<{ store: Store; servers: ServerConfig[] }> {
+  const store = await openCliStore(cli, config, environment);
+  if (!store.config) {
+    throw new WardenError(
+      'CONFIG_INVALID',
+      `no config found (looked for ${configCandidates(cli.env).join(', ')}); create one or pass --config FILE`,
+    );
+  }
+  const { parseServers } = await import('../servers/schema.js');
+  return { store, servers: parseServers(store.config.path, store.config.doc) };
 }
 
 export function plural(n: number, word: string): string {

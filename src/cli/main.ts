@@ -20,6 +20,10 @@ Commands:
   secret migrate --from P --to Q   copy every secret between providers and verify
   secret import FILE.env      load a dotenv file into a provider
 
+  status [--env E]            which configured servers can start, and what each one lacks (--json)
+  check [--env E]             the same for CI: exit 1 when a required secret is missing or invalid
+  serve SERVER                start one configured server with its secrets, bridging its stdio
+
 Global options:
   --config FILE   config file (default ./mcp-warden.yaml, then $XDG_CONFIG_HOME/mcp-warden/config.yaml)
   --debug         print a stack trace on errors
@@ -40,9 +44,19 @@ const SECRET_COMMANDS = {
   import: () => import('./secret/import.js'),
 } satisfies Record<string, () => Promise<{ run(args: string[], cli: Cli): Promise<number> }>>;
 
+/** Commands without subcommands. */
+const TOP_COMMANDS = {
+  status: () => import('./status.js'),
+  check: () => import('./check.js'),
+  serve: () => import('./serve.js'),
+} satisfies Record<string, () => Promise<{ run(args: string[], cli: Cli): Promise<number> }>>;
+
 export async function main(argv: string[], cli: Cli): Promise<number> {
-  const debug = argv.includes('--debug');
-  const args = argv.filter((a) => a !== '--debug');
+  // Our own flags end at `--`: what follows belongs to a command `run` starts.
+  const dashes = argv.indexOf('--');
+  const ours = dashes < 0 ? argv : argv.slice(0, dashes);
+  const debug = ours.includes('--debug');
+  const args = [...ours.filter((a) => a !== '--debug'), ...(dashes < 0 ? [] : argv.slice(dashes))];
   try {
     const [cmd, sub, ...rest] = args;
     if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
@@ -52,6 +66,10 @@ export async function main(argv: string[], cli: Cli): Promise<number> {
     if (cmd === '--version' || cmd === '-V') {
       cli.stdout('mcp-warden 0.1.0\n');
       return 0;
+    }
+    if (Object.hasOwn(TOP_COMMANDS, cmd)) {
+      const mod = await TOP_COMMANDS[cmd as keyof typeof TOP_COMMANDS]();
+      return await mod.run(args.slice(1), cli);
     }
     if (cmd !== 'secret') throw new WardenError('USAGE', `unknown command "${cmd}"; run mcp-warden --help`);
     if (sub === undefined || sub === '-h' || sub === '--help') {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { findConfig, loadConfig } from '../config.js';
+import { findConfig, loadConfig, type Config } from '../config.js';
+import { WardenError } from '../errors.js';
 import { dataHome } from '../paths.js';
 import { Store, type ProviderSpec } from './store.js';
 
@@ -28,19 +29,54 @@ export function defaultChain(env: NodeJS.ProcessEnv): ProviderSpec[] {
 
 export interface OpenOptions {
   config?: string;
+  /** An entry of the config's `environments`, whose `providers` list picks and orders the chain. */
+  environment?: string;
   env?: NodeJS.ProcessEnv;
   warn?: (message: string) => void;
 }
 
-export async function openStore(opts: OpenOptions = {}): Promise<Store & { configPath?: string }> {
+export async function openStore(
+  opts: OpenOptions = {},
+): Promise<Store & { configPath?: string; config?: Config }> {
   const env = opts.env ?? process.env;
   const path = findConfig(opts.config, env);
   const config = path ? await loadConfig(path) : undefined;
+  let specs = config?.providers ?? defaultChain(env);
+  if (opts.environment !== undefined) specs = environmentChain(config, opts.environment, specs);
   const store = new Store({
-    specs: config?.providers ?? defaultChain(env),
+    specs,
     home: dataHome(env),
     env,
     warn: opts.warn ?? (() => undefined),
   });
-  return Object.assign(store, path ? { configPath: path } : {});
+  return Object.assign(store, path ? { configPath: path, config } : {});
+}
+
+/**
+ * `environments: { staging: { providers: [vault, local] } }` (or `provider: vault`): that
+ * environment looks secrets up in those providers, in that order.
+ */
+function environmentChain(config: Config | undefined, name: string, specs: ProviderSpec[]): ProviderSpec[] {
+  const where = config ? `${config.path}: environments.${name}` : `environment "${name}"`;
+  const envs = config?.doc.environments;
+  const entry = envs && typeof envs === 'object' ? (envs as Record<string, unknown>)[name] : undefined;
+  if (!entry || typeof entry !== 'object') {
+    const known = envs && typeof envs === 'object' ? Object.keys(envs).join(', ') : '';
+    throw new WardenError('CONFIG_INVALID', `${where} is not defined${known ? ` (defined: ${known})` : ''}`);
+  }
+  const e = entry as { providers?: unknown; provider?: unknown };
+  const wanted = e.providers ?? (e.provider !== undefined ? [e.provider] : undefined);
+  if (wanted === undefined) return specs;
+  if (!Array.isArray(wanted) || !wanted.every((w): w is string => typeof w === 'string')) {
+    throw new WardenError('CONFIG_INVALID', `${where}.providers: a list of provider names`);
+  }
+  return wanted.map((w) => {
+    const spec = specs.find((s) => s.name === w);
+    if (!spec)
+      throw new WardenError(
+        'CONFIG_INVALID',
+        `${where}: no provider named "${w}" (configured: ${specs.map((s) => s.name).join(', ')})`,
+      );
+    return spec;
+  });
 }
