@@ -17,6 +17,32 @@ export default tseslint.config(
     },
   },
   {
+    // The CLI is one bundle: a static import of these would load them for every command (zod
+    // alone costs more than starting node). Import them with await import() where they are used.
+    files: ['src/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            'zod',
+            'yaml',
+            'dotenv',
+            '@napi-rs/keyring',
+            'node:http',
+            'node:https',
+            'node:child_process',
+            'node:net',
+          ].map((name) => ({
+            name,
+            message: 'heavy on startup: use await import() where it is needed',
+            allowTypeImports: true,
+          })),
+        },
+      ],
+    },
+  },
+  {
     // Only the CLI talks to the terminal; everything else reports through errors or callbacks.
     files: ['src/**/*.ts'],
     ignores: ['src/cli/**'],

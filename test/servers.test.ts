@@ -19,7 +19,7 @@ function project(yaml: string) {
 }
 
 describe('config: servers', () => {
-  it('errors name the file, the path inside it and what is wrong', () => {
+  it('errors name the file, the path inside it and what is wrong', async () => {
     const bad: Array<[unknown, RegExp]> = [
       [
         { github: { command: 'x', secrets: [{ name: 'T', env: '1x' }] } },
@@ -40,11 +40,11 @@ describe('config: servers', () => {
         /servers.github.env.GITHUB_PERSONAL_ACCESS_TOKEN: holds a literal value for a secret/,
       ],
     ];
-    for (const [servers, re] of bad) expect(() => parseServers('cfg.yaml', { servers })).toThrow(re);
+    for (const [servers, re] of bad) await expect(parseServers('cfg.yaml', { servers })).rejects.toThrow(re);
   });
 
-  it('fills secrets from the catalog, by name or by the package in args, with overrides', () => {
-    const [gh, custom, docs] = parseServers('c', {
+  it('fills secrets from the catalog, by name or by the package in args, with overrides', async () => {
+    const [gh, custom, docs] = await parseServers('c', {
       servers: {
         gh: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-github@1.2.3'] },
         custom: {
@@ -87,8 +87,8 @@ describe('config: servers', () => {
     expect(recognise(['some-other-server'])).toBeUndefined();
   });
 
-  it('reads a Claude Desktop style mcpServers config', () => {
-    const [s] = parseServers('claude.json', {
+  it('reads a Claude Desktop style mcpServers config', async () => {
+    const [s] = await parseServers('claude.json', {
       mcpServers: {
         brave: {
           command: 'npx',

@@ -62,7 +62,7 @@ export async function openServers(
     );
   }
   const { parseServers } = await import('../servers/schema.js');
-  return { store, servers: parseServers(store.config.path, store.config.doc) };
+  return { store, servers: await parseServers(store.config.path, store.config.doc) };
 }
 
 export function plural(n: number, word: string): string {

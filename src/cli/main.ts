@@ -23,6 +23,7 @@ Commands:
   status [--env E]            which configured servers can start, and what each one lacks (--json)
   check [--env E]             the same for CI: exit 1 when a required secret is missing or invalid
   serve SERVER                start one configured server with its secrets, bridging its stdio
+  scan [PATH...]              report plaintext secrets in MCP client configs and .env files
 
 Global options:
   --config FILE   config file (default ./mcp-warden.yaml, then $XDG_CONFIG_HOME/mcp-warden/config.yaml)
@@ -49,6 +50,7 @@ const TOP_COMMANDS = {
   status: () => import('./status.js'),
   check: () => import('./check.js'),
   serve: () => import('./serve.js'),
+  scan: () => import('./scan.js'),
 } satisfies Record<string, () => Promise<{ run(args: string[], cli: Cli): Promise<number> }>>;
 
 export async function main(argv: string[], cli: Cli): Promise<number> {

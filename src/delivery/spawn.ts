@@ -1,4 +1,4 @@
-import { spawn, type StdioOptions } from 'node:child_process';
+import type { StdioOptions } from 'node:child_process';
 import { constants } from 'node:os';
 import { WardenError } from '../errors.js';
 
@@ -16,12 +16,13 @@ export interface ChildOptions {
  * way a shell reports it: the code, or 128 + the signal number. A command that cannot be found
  * is exit 127, one that cannot be executed 126, each with a one-line error.
  */
-export function runChild(
+export async function runChild(
   command: string,
   args: string[],
   opts: ChildOptions,
   onSpawn?: (pid: number) => void,
 ): Promise<number> {
+  const { spawn } = await import('node:child_process'); // off the startup path of the CLI bundle
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: opts.env, cwd: opts.cwd, stdio: opts.stdio });
     const forward = (sig: NodeJS.Signals) => () => child.kill(sig);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z as Z } from 'zod';
 import { WardenError } from '../errors.js';
 import { SECRET_NAME } from '../names.js';
 import { catalogEntry, recognise, type CatalogEntry } from './catalog.js';
@@ -7,57 +7,64 @@ import { catalogEntry, recognise, type CatalogEntry } from './catalog.js';
  * The `servers` section (and a Claude Desktop style `mcpServers`), validated with zod. Loaded
  * only by the commands that launch or check servers: `secret get` never pays for zod.
  */
-const secretEntry = z
-  .object({
-    name: z.string().regex(SECRET_NAME, 'a secret name: a letter or _, then letters, digits, _ . -'),
-    /** The name in the store when it differs from `name`. */
-    secret: z.string().regex(SECRET_NAME, 'a secret name').optional(),
-    env: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
-      .optional(),
-    file: z.string().startsWith('/', 'an absolute path').optional(),
-    required: z.boolean().default(true),
-    pattern: z
-      .string()
-      .refine((p) => {
-        try {
-          new RegExp(p);
-          return true;
-        } catch {
-          return false;
-        }
-      }, 'a valid regular expression')
-      .optional(),
-  })
-  .strict()
-  .refine((e) => !(e.env && e.file), { message: 'give env or file, not both' });
+/**
+ * The schemas, built once zod is loaded (a static import would put zod on every command's
+ * startup path, since the CLI is one bundle).
+ */
+function build(z: typeof Z) {
+  const secretEntry = z
+    .object({
+      name: z.string().regex(SECRET_NAME, 'a secret name: a letter or _, then letters, digits, _ . -'),
+      /** The name in the store when it differs from `name`. */
+      secret: z.string().regex(SECRET_NAME, 'a secret name').optional(),
+      env: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+        .optional(),
+      file: z.string().startsWith('/', 'an absolute path').optional(),
+      required: z.boolean().default(true),
+      pattern: z
+        .string()
+        .refine((p) => {
+          try {
+            new RegExp(p);
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'a valid regular expression')
+        .optional(),
+    })
+    .strict()
+    .refine((e) => !(e.env && e.file), { message: 'give env or file, not both' });
 
-const server = z
-  .object({
-    catalog: z.string().optional(),
-    command: z.string().min(1).optional(),
-    args: z.array(z.string()).default([]),
-    env: z.record(z.string(), z.string()).default({}),
-    cwd: z.string().optional(),
-    url: z.url().optional(),
-    headers: z.record(z.string(), z.string()).default({}),
-    image: z.string().min(1).optional(),
-    runtime: z.enum(['process', 'docker', 'swarm']).optional(),
-    network: z.boolean().default(false),
-    secrets: z.array(z.union([secretEntry, z.string().regex(SECRET_NAME, 'a secret name')])).default([]),
-    disabled: z.boolean().default(false),
-    /** Claude Desktop and VS Code fields we accept and ignore. */
-    type: z.string().optional(),
-  })
-  .strict()
-  .refine((s) => [s.command, s.url, s.image].filter(Boolean).length === 1, {
-    message: 'give exactly one of command, url or image',
-  });
+  const server = z
+    .object({
+      catalog: z.string().optional(),
+      command: z.string().min(1).optional(),
+      args: z.array(z.string()).default([]),
+      env: z.record(z.string(), z.string()).default({}),
+      cwd: z.string().optional(),
+      url: z.url().optional(),
+      headers: z.record(z.string(), z.string()).default({}),
+      image: z.string().min(1).optional(),
+      runtime: z.enum(['process', 'docker', 'swarm']).optional(),
+      network: z.boolean().default(false),
+      secrets: z.array(z.union([secretEntry, z.string().regex(SECRET_NAME, 'a secret name')])).default([]),
+      disabled: z.boolean().default(false),
+      /** Claude Desktop and VS Code fields we accept and ignore. */
+      type: z.string().optional(),
+    })
+    .strict()
+    .refine((s) => [s.command, s.url, s.image].filter(Boolean).length === 1, {
+      message: 'give exactly one of command, url or image',
+    });
 
-const servers = z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a server name'), server);
+  const servers = z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a server name'), server);
+  return { server, servers };
+}
 
-export type RawServer = z.infer<typeof server>;
+export type RawServer = Z.infer<ReturnType<typeof build>['server']>;
 
 export interface SecretNeed {
   /** The name the server knows it by (default variable). */
@@ -102,10 +109,16 @@ function pathOf(path: readonly PropertyKey[]): string {
     .slice(1);
 }
 
-export function parseServers(configPath: string, doc: Record<string, unknown>): ServerConfig[] {
+let schemas: ReturnType<typeof build> | undefined;
+
+export async function parseServers(
+  configPath: string,
+  doc: Record<string, unknown>,
+): Promise<ServerConfig[]> {
   const key = doc.servers !== undefined ? 'servers' : doc.mcpServers !== undefined ? 'mcpServers' : undefined;
   if (!key) return [];
-  const parsed = servers.safeParse(doc[key]);
+  schemas ??= build((await import('zod')).z);
+  const parsed = schemas.servers.safeParse(doc[key]);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new WardenError(
