@@ -21,6 +21,10 @@ export type ErrorCode =
   | 'PROVIDER_FAILED'
   | 'CONFIG_INVALID'
   | 'MIGRATION_FAILED'
+  | 'DOCKER_UNAVAILABLE'
+  | 'DOCKER_NOT_FOUND'
+  | 'DOCKER_CONFLICT'
+  | 'DOCKER_FAILED'
   | 'CANCELLED';
 
 /** Codes that mean "bad usage" (exit 2) rather than "the operation failed" (exit 1). */
