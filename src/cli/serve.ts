@@ -22,17 +22,22 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   const server = servers.find((s) => s.name === name);
   if (!server)
     throw usage(`no server named "${name}" (configured: ${servers.map((s) => s.name).join(', ') || 'none'})`);
-  if (server.kind !== 'process') {
-    throw new WardenError(
-      'PROVIDER_UNSUPPORTED',
-      `server "${name}" runs as ${server.kind}; serve starts local processes in this release`,
-    );
-  }
   const r = await assess(store, server);
   if (r.state !== 'ready') {
     throw new WardenError(
       'SECRET_NOT_FOUND',
       `server "${name}" is ${r.state}: ${r.problems.map((x) => x.detail).join('; ') || 'off in the config'}`,
+    );
+  }
+  if (server.kind === 'docker') {
+    const { serveContainer } = await import('../delivery/container.js');
+    const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: cli.env };
+    return serveContainer(server, r.values, io);
+  }
+  if (server.kind !== 'process') {
+    throw new WardenError(
+      'PROVIDER_UNSUPPORTED',
+      `server "${name}" runs as ${server.kind}; serve starts local processes and containers in this release`,
     );
   }
   const prepared = await prepareProcess(server, r.values, cli.env);

@@ -31,7 +31,7 @@ export function runtimeRoot(env: NodeJS.ProcessEnv): string {
 }
 
 /** Removes launch directories whose process is gone (named `<pid>.<random>`). */
-async function sweep(root: string): Promise<void> {
+export async function sweepLaunchDirs(root: string): Promise<void> {
   const entries = await fsp.readdir(root).catch(() => [] as string[]);
   for (const e of entries) {
     const pid = Number(e.split('.')[0]);
@@ -59,7 +59,7 @@ export async function prepareProcess(
 
   const root = runtimeRoot(base);
   await ensurePrivateDir(root);
-  await sweep(root);
+  await sweepLaunchDirs(root);
   const dir = join(root, `${process.pid}.${randomBytes(6).toString('hex')}`);
   const cleanup = () => fsp.rm(dir, { recursive: true, force: true });
   try {
