@@ -225,3 +225,29 @@ describe('serve', () => {
     expect(cli(['serve', 'nope'])).toMatchObject({ code: 2 });
   });
 });
+
+describe('container placement of secrets', () => {
+  it('follows file:, then the image label x-secret:NAME=/path or env:VAR, then /run/secrets/<name>', async () => {
+    const { placements } = await import('../src/delivery/container.js');
+    const [server] = await parseServers('c', {
+      servers: {
+        s: {
+          image: 'img',
+          secrets: ['PLAIN', 'LABELLED', 'VIA_ENV', { name: 'EXPLICIT', file: '/etc/app/key' }],
+        },
+      },
+    });
+    const labels = { 'x-secret:LABELLED': '/var/run/app/labelled', 'x-secret:VIA_ENV': 'env:APP_TOKEN' };
+    expect(
+      placements(server!, server!.needs, labels).map((p) => `${p.need.name} ${p.target} ${p.variable}`),
+    ).toEqual([
+      'PLAIN /run/secrets/plain PLAIN_FILE',
+      'LABELLED /var/run/app/labelled LABELLED_FILE',
+      'VIA_ENV /run/secrets/via_env APP_TOKEN_FILE',
+      'EXPLICIT /etc/app/key EXPLICIT_FILE',
+    ]);
+    expect(() => placements(server!, server!.needs, { 'x-secret:PLAIN': '/run/../etc/shadow' })).toThrow(
+      /not a plain absolute path/,
+    );
+  });
+});
