@@ -99,7 +99,7 @@ async function dockerRows(env: NodeJS.ProcessEnv): Promise<DiagnoseRow[]> {
             : 'this node is a Swarm worker (secrets need a manager)'
           : `Swarm mode is ${swarm.LocalNodeState || 'inactive'}; run docker swarm init`
         : why,
-      supported: false,
+      supported: true,
     },
   ];
 }

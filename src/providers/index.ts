@@ -11,6 +11,7 @@ const loaders = {
   dir: () => import('./dir.js'),
   dotenv: () => import('./dotenv.js'),
   env: () => import('./env.js'),
+  swarm: () => import('./swarm.js'),
 } satisfies Record<string, () => Promise<{ default: ProviderDefinition }>>;
 
 export type ProviderType = keyof typeof loaders;

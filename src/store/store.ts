@@ -150,6 +150,7 @@ export class Store {
   async getFrom(providerName: string, path: string): Promise<string> {
     const p = await this.provider(providerName);
     if (!p.capabilities.read) {
+      await p.get(assertSecretName(path)); // a write-only backend explains itself here
       throw new WardenError(
         'PROVIDER_UNSUPPORTED',
         `provider "${providerName}" (${p.type}) cannot read values back`,
