@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspectContainer, listContainers, removeContainer } from '../src/docker/containers.js';
 import type { Engine } from '../src/docker/engine.js';
+import { listSecrets, listServices } from '../src/docker/swarm.js';
 import { CLI, runCli } from './helpers/cli.js';
 import { IMAGE_SERVER, buildNodeImage, requireDocker } from './helpers/docker.js';
 import { rpcClient } from './helpers/docker-rpc.js';
@@ -115,6 +116,55 @@ describe('serve: a server in a container', () => {
     ).toEqual([]);
     expect(readdirSync(join(dir, 'mcp-warden'))).toEqual([]);
   }, 60_000);
+
+  it('runtime: swarm runs a Swarm service with native secrets, attached on this node, removed after', async () => {
+    const dir = tempDir('mcpw-serve-swarm-');
+    const canary = `mcpw-canary-${randomBytes(16).toString('hex')}`;
+    writeFileSync(
+      join(dir, 'mcp-warden.yaml'),
+      `servers:\n  fixture-under-test:\n    image: ${image}\n    runtime: swarm\n    args: [${JSON.stringify(IMAGE_SERVER)}]\n    secrets: [CANARY_TOKEN]\n`,
+    );
+    const env = {
+      PATH: process.env.PATH,
+      HOME: dir,
+      MCP_WARDEN_HOME: join(dir, 'home'),
+      XDG_RUNTIME_DIR: dir,
+    };
+    expect(runCli(['secret', 'set', 'CANARY_TOKEN'], { env, cwd: dir, input: canary }).code).toBe(0);
+    const child = spawn(process.execPath, [CLI, 'serve', 'fixture-under-test'], {
+      env,
+      cwd: dir,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const rpc = rpcClient(child.stdin, child.stdout);
+    const init = await rpc.call('initialize', {
+      protocolVersion: '2025-06-18',
+      capabilities: {},
+      clientInfo: { name: 't', version: '0' },
+    });
+    expect(init.result, stderr).toMatchObject({ protocolVersion: '2025-06-18' });
+    const info = await rpc.call('tools/call', { name: 'secret_info', arguments: { name: 'CANARY_TOKEN' } });
+    expect(info.result?.structuredContent).toEqual({
+      name: 'CANARY_TOKEN',
+      source: 'file',
+      path: '/run/secrets/canary_token',
+      mode: '0400',
+      sha256: sha256(canary),
+    });
+    const services = await listServices(engine, { labels: ['mcp-warden.server=fixture-under-test'] });
+    expect(services).toHaveLength(1);
+    expect(JSON.stringify(services)).not.toContain(canary);
+    const secrets = await listSecrets(engine, { labels: ['mcp-warden.server=fixture-under-test'] });
+    expect(secrets).toHaveLength(1);
+    expect(allCmdlines()).not.toContain(canary);
+    child.stdin.end();
+    expect(await exited, stderr).toBe(0);
+    expect(await listServices(engine, { labels: ['mcp-warden.server=fixture-under-test'] })).toEqual([]);
+    expect(await listSecrets(engine, { labels: ['mcp-warden.server=fixture-under-test'] })).toEqual([]);
+  }, 90_000);
 
   it('a container server missing its secret never starts', () => {
     const dir = tempDir('mcpw-serve-docker-');

@@ -251,3 +251,42 @@ describe('container placement of secrets', () => {
     );
   });
 });
+
+describe('serve: the fixture MCP server as a local process', () => {
+  it('reports its secret received as env in one server and as a file in another, by hash only', async () => {
+    const { spawn } = await import('node:child_process');
+    const { createHash } = await import('node:crypto');
+    const { rpcClient } = await import('./helpers/docker-rpc.js');
+    const { CLI } = await import('./helpers/cli.js');
+    const server = join(process.cwd(), 'test', 'fixtures', 'mcp-server', 'server.mjs');
+    const { dir, env } = project(`servers:
+  as-env: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(server)}], secrets: [CANARY_TOKEN] }
+  as-file: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(server)}], secrets: [{ name: CANARY_TOKEN, file: /run/secrets/canary_token }] }
+`);
+    const canary = 'process-canary-0b7e41';
+    runCli(['secret', 'set', 'CANARY_TOKEN'], { env, cwd: dir, input: canary });
+    for (const [name, source] of [
+      ['as-env', 'env'],
+      ['as-file', 'file'],
+    ] as const) {
+      const child = spawn(process.execPath, [CLI, 'serve', name], {
+        env: { PATH: process.env.PATH, ...env },
+        cwd: dir,
+      });
+      const rpc = rpcClient(child.stdin, child.stdout);
+      await rpc.call('initialize', {
+        protocolVersion: '2025-06-18',
+        capabilities: {},
+        clientInfo: { name: 't', version: '0' },
+      });
+      const info = await rpc.call('tools/call', { name: 'secret_info', arguments: { name: 'CANARY_TOKEN' } });
+      expect(info.result?.structuredContent).toMatchObject({
+        source,
+        sha256: createHash('sha256').update(canary).digest('hex'),
+      });
+      expect(JSON.stringify(info)).not.toContain(canary);
+      child.stdin.end();
+      expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);
+    }
+  });
+});

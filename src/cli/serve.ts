@@ -34,10 +34,15 @@ export async function run(args: string[], cli: Cli): Promise<number> {
     const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: cli.env };
     return serveContainer(server, r.values, io);
   }
+  if (server.kind === 'swarm') {
+    const { serveSwarm } = await import('../delivery/swarm-service.js');
+    const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: cli.env };
+    return serveSwarm(server, r.values, io);
+  }
   if (server.kind !== 'process') {
     throw new WardenError(
       'PROVIDER_UNSUPPORTED',
-      `server "${name}" runs as ${server.kind}; serve starts local processes and containers in this release`,
+      `server "${name}" runs as ${server.kind}; serve starts local processes, containers and Swarm services in this release`,
     );
   }
   const prepared = await prepareProcess(server, r.values, cli.env);

@@ -76,6 +76,8 @@ export interface ServiceContainerSpec {
   Secrets?: SecretReference[];
   /** Nanoseconds. */
   StopGracePeriod?: number;
+  /** Keep stdin open so a client on this node can attach to the task's container. */
+  OpenStdin?: boolean;
 }
 
 export interface ServiceSpec {
