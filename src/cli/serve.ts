@@ -39,11 +39,10 @@ export async function run(args: string[], cli: Cli): Promise<number> {
     const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: cli.env };
     return serveSwarm(server, r.values, io);
   }
-  if (server.kind !== 'process') {
-    throw new WardenError(
-      'PROVIDER_UNSUPPORTED',
-      `server "${name}" runs as ${server.kind}; serve starts local processes, containers and Swarm services in this release`,
-    );
+  if (server.kind === 'remote') {
+    const { bridgeRemote, resolveHeaders } = await import('../delivery/remote.js');
+    const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+    return bridgeRemote(server, resolveHeaders(server, r.values), io);
   }
   const prepared = await prepareProcess(server, r.values, cli.env);
   try {
