@@ -1,14 +1,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runCli } from './helpers/cli.js';
 import { rpcClient } from './helpers/docker-rpc.js';
+import { remoteMcp } from './helpers/remote-mcp.js';
 import { tempDir } from './helpers/tmp.js';
 
 /**
@@ -16,32 +12,11 @@ import { tempDir } from './helpers/tmp.js';
  * `secret://` reference is resolved at connect time and the server sees the real token.
  */
 const TOKEN = 'remote-canary-token-6f1d2c';
-const seen: string[] = [];
-let http: Server;
 let url: string;
+let seen: string[];
 
 beforeAll(async () => {
-  http = createServer((req, res) => {
-    seen.push(req.headers.authorization ?? '');
-    if (req.headers.authorization !== `Bearer ${TOKEN}`) {
-      res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
-      return;
-    }
-    // Stateless: a fresh server and transport per request.
-    const mcp = new McpServer({ name: 'remote-fixture', version: '1.0.0' });
-    mcp.registerTool('echo', { inputSchema: { text: z.string() } }, ({ text }) => ({
-      content: [{ type: 'text', text }],
-    }));
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    res.on('close', () => void transport.close());
-    void mcp.connect(transport).then(() => transport.handleRequest(req, res));
-  });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
-});
-afterAll(() => {
-  http.closeAllConnections();
-  http.close();
+  ({ url, seen } = await remoteMcp(TOKEN));
 });
 
 function project(name: string) {

@@ -24,6 +24,7 @@ Commands:
   check [--env E]             the same for CI: exit 1 when a required secret is missing or invalid
   serve SERVER                start one configured server with its secrets, bridging its stdio
   scan [PATH...]              report plaintext secrets in MCP client configs and .env files
+  import [CLIENT|PATH]        move those secrets into the store and rewrite the config to use them
 
 Global options:
   --config FILE   config file (default ./mcp-warden.yaml, then $XDG_CONFIG_HOME/mcp-warden/config.yaml)
@@ -51,6 +52,7 @@ const TOP_COMMANDS = {
   check: () => import('./check.js'),
   serve: () => import('./serve.js'),
   scan: () => import('./scan.js'),
+  import: () => import('./import.js'),
 } satisfies Record<string, () => Promise<{ run(args: string[], cli: Cli): Promise<number> }>>;
 
 export async function main(argv: string[], cli: Cli): Promise<number> {
