@@ -79,7 +79,7 @@ describe('scan', () => {
     expect(r.stdout).toContain('.env: readable by every user on this machine');
     expect(r.stdout).toContain('.env: tracked by git');
     expect(r.stderr).toBe(
-      '2 files scanned, 4 plaintext secrets found; store each with: mcp-warden secret set NAME\n',
+      '2 files scanned, 4 plaintext secrets found; move them into the store with: mcp-warden import PATH (client configs) or mcp-warden secret import FILE (.env)\n',
     );
     for (const secret of ['sk-FAKEfakefake', 'ghp_FAKEfake', 'BSAfakefake', 'hunter2-db'])
       expect(r.stdout + r.stderr).not.toContain(secret);

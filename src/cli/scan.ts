@@ -47,7 +47,9 @@ export async function run(args: string[], cli: Cli): Promise<number> {
     for (const n of all.notes) cli.stdout(`${n.file}: ${n.note}\n`);
     cli.stderr(
       `${plural(paths.length, 'file')} scanned, ${plural(all.findings.length, 'plaintext secret')} found` +
-        (all.findings.length > 0 ? '; store each with: mcp-warden secret set NAME\n' : '\n'),
+        (all.findings.length > 0
+          ? '; move them into the store with: mcp-warden import PATH (client configs) or mcp-warden secret import FILE (.env)\n'
+          : '\n'),
     );
   }
   return all.findings.length > 0 ? 1 : 0;
