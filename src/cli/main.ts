@@ -20,6 +20,7 @@ Commands:
   secret migrate --from P --to Q   copy every secret between providers and verify
   secret import FILE.env      load a dotenv file into a provider
 
+  run [--env-file F] -- CMD   start CMD with secret:// references resolved, their values redacted
   status [--env E]            which configured servers can start, and what each one lacks (--json)
   check [--env E]             the same for CI: exit 1 when a required secret is missing or invalid
   serve SERVER                start one configured server with its secrets, bridging its stdio
@@ -48,6 +49,7 @@ const SECRET_COMMANDS = {
 
 /** Commands without subcommands. */
 const TOP_COMMANDS = {
+  run: () => import('./run-cmd.js'),
   status: () => import('./status.js'),
   check: () => import('./check.js'),
   serve: () => import('./serve.js'),

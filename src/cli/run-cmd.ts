@@ -1,0 +1,198 @@
+import type { ChildProcess, spawn as Spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import type { Readable } from 'node:stream';
+import { WardenError, describe, errnoCode } from '../errors.js';
+import { planEnv, resolvePlan, withoutRefs, type EnvFile } from '../run/env.js';
+import { MIN_REDACT_LENGTH } from '../run/forms.js';
+import { SecretSet, redactingStream, type Secret } from '../run/redactor.js';
+import { openCliStore, parse } from './common.js';
+import { usage, type Cli } from './io.js';
+
+const HELP = `Usage: mcp-warden run [--env-file F]... [--no-redact] -- CMD [ARGS...]
+
+Starts CMD, without a shell, with every secret:// reference in its environment resolved: the
+environment run inherits, then each env file (dotenv syntax); a later file overrides an earlier
+one and the inherited environment. CMD's stdout and stderr are passed through with each secret
+value (raw, JSON-escaped, URL-encoded or base64) replaced by [redacted:NAME], NAME being the
+variable that carried it. Signals are forwarded to CMD, and its exit status is run's own.
+  -f, --env-file F   read variables from a dotenv file (repeatable). Node itself reads the
+                     --env-file spelling first and stops with "node: F: not found" (exit 9)
+                     when F does not exist; -f F does not have that problem
+  --no-redact        leave CMD's output alone (stdout and stderr stay a terminal)
+
+Exit status: CMD's; 128+N when CMD is killed by signal N; 1 when a reference cannot be resolved
+(CMD is not started); 126 when CMD cannot be executed; 127 when it is not found.
+Values shorter than ${MIN_REDACT_LENGTH} characters are not redacted (a warning names them). While redacting,
+CMD's stdout and stderr are pipes, not a terminal. MCP_WARDEN_PASSPHRASE is not passed on.
+`;
+
+/**
+ * Forwarded to CMD while it runs; run itself outlives them. A terminal's Ctrl-C reaches both
+ * run and CMD (one process group, so CMD can still read the terminal), so CMD sees SIGINT
+ * twice, as under dotenvx or cross-env; a `kill` aimed at run alone reaches CMD once.
+ */
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
+
+export async function run(args: string[], cli: Cli): Promise<number> {
+  const dashes = args.indexOf('--');
+  const p = parse<{ 'env-file'?: string[]; 'no-redact'?: boolean }>(
+    cli,
+    dashes < 0 ? args : args.slice(0, dashes),
+    { 'env-file': { type: 'string', short: 'f', multiple: true }, 'no-redact': { type: 'boolean' } },
+    HELP,
+  );
+  if (!p) return 0;
+  const [file, ...argv] = dashes < 0 ? [] : args.slice(dashes + 1);
+  if (p.positionals.length > 0)
+    throw usage(`put the command after --: mcp-warden run [options] -- ${p.positionals.join(' ')}`);
+  if (file === undefined || file === '')
+    throw usage('run needs a command: mcp-warden run [--env-file F]... -- CMD [ARGS...]');
+
+  // Loaded while the references resolve (mostly waiting on file reads), not after.
+  const childProcess = import('node:child_process');
+  const plan = planEnv(cli.env, await readEnvFiles(p.values['env-file'] ?? []));
+  let values = new Map<string, string>();
+  if (plan.refs.length > 0) {
+    // The `env` provider answers from the environment, but never with a reference itself.
+    const store = await openCliStore({ ...cli, env: withoutRefs(cli.env) }, p.values.config);
+    values = await resolvePlan(store, plan);
+  }
+  const env = Object.fromEntries(plan.env);
+  for (const [name, value] of values) {
+    // spawn() would refuse it with a message that quotes the value.
+    if (value.includes('\0'))
+      throw new WardenError(
+        'INVALID_VALUE',
+        `${name}: its value holds a NUL byte, which no environment variable can`,
+      );
+  }
+  const secrets: Secret[] = [];
+  const seen = new Set<string>();
+  for (const [name, value] of values) {
+    env[name] = value;
+    if (seen.has(value)) continue;
+    seen.add(value);
+    secrets.push({ name, value });
+    if (!p.values['no-redact'] && value.length < MIN_REDACT_LENGTH) {
+      cli.stderr(
+        `mcp-warden: warning: ${name} is shorter than ${MIN_REDACT_LENGTH} characters and is not redacted from the output\n`,
+      );
+    }
+  }
+  const redact = p.values['no-redact'] ? undefined : new SecretSet(secrets);
+  return start(await childProcess, file, argv, env, redact?.size ? redact : undefined, cli);
+}
+
+async function readEnvFiles(paths: readonly string[]): Promise<EnvFile[]> {
+  if (paths.length === 0) return [];
+  const [{ dotenvParse }, texts] = await Promise.all([
+    import('../store/dotenv-edit.js'),
+    Promise.all(
+      paths.map((path) =>
+        readFile(path, 'utf8').catch((err: unknown) => {
+          throw usage(
+            errnoCode(err) === 'ENOENT'
+              ? `--env-file ${path}: no such file`
+              : `--env-file ${path}: cannot read it (${describe(err)})`,
+          );
+        }),
+      ),
+    ),
+  ]);
+  return paths.map((path, i) => ({ path, vars: dotenvParse(texts[i]!) }));
+}
+
+/** Runs CMD to its end: answers its exit status the way a shell reports it. */
+async function start(
+  { spawn }: { spawn: typeof Spawn },
+  file: string,
+  argv: string[],
+  env: Record<string, string>,
+  secrets: SecretSet | undefined,
+  cli: Cli,
+): Promise<number> {
+  const out = secrets ? 'pipe' : 'inherit';
+  // Listening before the fork: a signal that arrives while spawn() runs is handled after it
+  // returns, and then goes to CMD instead of killing run and orphaning CMD.
+  let child: ChildProcess | undefined;
+  const forward = (signal: NodeJS.Signals) => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  const stopForwarding = () => {
+    for (const s of FORWARDED) process.off(s, forward);
+  };
+  for (const s of FORWARDED) process.on(s, forward);
+  try {
+    child = spawn(file, argv, { env, stdio: ['inherit', out, out] });
+  } catch (err) {
+    stopForwarding();
+    return cannotStart(cli, file, err);
+  }
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const failed = await new Promise<unknown>((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', resolve);
+  });
+  if (failed !== undefined) {
+    stopForwarding();
+    return cannotStart(cli, file, failed);
+  }
+  child.on('error', () => undefined); // a failed kill() after the exit; nothing to report
+
+  const relayed = secrets
+    ? Promise.all([
+        relay(child.stdout!, process.stdout, secrets),
+        relay(child.stderr!, process.stderr, secrets),
+      ])
+    : undefined;
+  const { code, signal } = await exited;
+  // From here a signal acts on run itself again: nobody is left to forward it to, and Ctrl-C
+  // must still work while output held by a grandchild drains.
+  stopForwarding();
+  await relayed;
+  return code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+}
+
+function cannotStart(cli: Cli, file: string, err: unknown): number {
+  const code = errnoCode(err);
+  if (code === 'ENOENT') {
+    cli.stderr(`mcp-warden: ${file}: command not found\n`);
+    return 127;
+  }
+  // Only a system error's own words: Node's argument errors quote the environment.
+  const why =
+    code === 'EACCES'
+      ? 'permission denied (not executable, or a directory)'
+      : code !== undefined && !code.startsWith('ERR_')
+        ? describe(err)
+        : 'spawn failed';
+  cli.stderr(`mcp-warden: ${file}: cannot run it: ${why}\n`);
+  return 126;
+}
+
+/**
+ * Copies `from` to `to` through a redacting stream until `from` ends. When `to` fails (the
+ * reader of run's stdout went away), `from` is closed too, so CMD's next write there fails as it
+ * would have failed writing to the closed pipe itself (Node's child pipes are socket pairs: CMD
+ * sees EPIPE or ECONNRESET, or dies of SIGPIPE).
+ */
+function relay(from: Readable, to: NodeJS.WriteStream, secrets: SecretSet): Promise<void> {
+  const redactor = redactingStream(secrets);
+  return new Promise((resolve) => {
+    const stop = () => {
+      from.unpipe(redactor);
+      from.destroy();
+      resolve();
+    };
+    to.once('error', stop);
+    from.once('error', stop);
+    redactor.once('end', () => {
+      to.off('error', stop);
+      resolve();
+    });
+    from.pipe(redactor).pipe(to);
+  });
+}
