@@ -1,4 +1,3 @@
-import { isatty } from 'node:tty';
 import { main } from './main.js';
 import { promptTTY } from './prompt.js';
 
@@ -13,8 +12,11 @@ const code = await main(process.argv.slice(2), {
   env: process.env,
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
-  // isatty(0), not process.stdin.isTTY: touching process.stdin builds a stream, which `get` never needs.
-  stdinIsTTY: isatty(0),
+  // Asked only by the commands that read stdin: node:tty (and node:net behind it) and the stdin
+  // stream cost more than `secret get` itself.
+  get stdinIsTTY() {
+    return process.getBuiltinModule('node:tty').isatty(0);
+  },
   readStdin,
   prompt: promptTTY,
 });

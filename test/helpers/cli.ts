@@ -7,7 +7,7 @@ export interface CliResult {
   stderr: string;
 }
 
-export const CLI = join(process.cwd(), 'dist', 'mcp-warden.mjs');
+export const CLI = join(process.cwd(), 'bin', 'mcp-warden.mjs');
 
 /** Runs the built CLI as a user would, with a private data directory and no session bus. */
 export function runCli(
