@@ -1,11 +1,11 @@
-import type { ChildProcess, spawn as Spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import { WardenError, describe, errnoCode } from '../errors.js';
 import { planEnv, resolvePlan, withoutRefs, type EnvFile } from '../run/env.js';
 import { MIN_REDACT_LENGTH } from '../run/forms.js';
 import { SecretSet, redactingStream, type Secret } from '../run/redactor.js';
+import { runCommand } from '../delivery/spawn.js';
 import { openCliStore, parse } from './common.js';
 import { usage, type Cli } from './io.js';
 
@@ -27,13 +27,6 @@ Values shorter than ${MIN_REDACT_LENGTH} characters are not redacted (a warning 
 CMD's stdout and stderr are pipes, not a terminal. MCP_WARDEN_PASSPHRASE is not passed on.
 `;
 
-/**
- * Forwarded to CMD while it runs; run itself outlives them. A terminal's Ctrl-C reaches both
- * run and CMD (one process group, so CMD can still read the terminal), so CMD sees SIGINT
- * twice, as under dotenvx or cross-env; a `kill` aimed at run alone reaches CMD once.
- */
-const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
-
 export async function run(args: string[], cli: Cli): Promise<number> {
   const dashes = args.indexOf('--');
   const p = parse<{ 'env-file'?: string[]; 'no-redact'?: boolean }>(
@@ -50,7 +43,7 @@ export async function run(args: string[], cli: Cli): Promise<number> {
     throw usage('run needs a command: mcp-warden run [--env-file F]... -- CMD [ARGS...]');
 
   // Loaded while the references resolve (mostly waiting on file reads), not after.
-  const childProcess = import('node:child_process');
+  void import('node:child_process');
   const plan = planEnv(cli.env, await readEnvFiles(p.values['env-file'] ?? []));
   let values = new Map<string, string>();
   if (plan.refs.length > 0) {
@@ -81,7 +74,18 @@ export async function run(args: string[], cli: Cli): Promise<number> {
     }
   }
   const redact = p.values['no-redact'] ? undefined : new SecretSet(secrets);
-  return start(await childProcess, file, argv, env, redact?.size ? redact : undefined, cli);
+  const secretSet = redact?.size ? redact : undefined;
+  return runCommand(file, argv, {
+    env,
+    stderr: (t) => cli.stderr(t),
+    ...(secretSet && {
+      relay: (child: ChildProcess) =>
+        Promise.all([
+          relay(child.stdout!, process.stdout, secretSet),
+          relay(child.stderr!, process.stderr, secretSet),
+        ]),
+    }),
+  });
 }
 
 async function readEnvFiles(paths: readonly string[]): Promise<EnvFile[]> {
@@ -101,76 +105,6 @@ async function readEnvFiles(paths: readonly string[]): Promise<EnvFile[]> {
     ),
   ]);
   return paths.map((path, i) => ({ path, vars: dotenvParse(texts[i]!) }));
-}
-
-/** Runs CMD to its end: answers its exit status the way a shell reports it. */
-async function start(
-  { spawn }: { spawn: typeof Spawn },
-  file: string,
-  argv: string[],
-  env: Record<string, string>,
-  secrets: SecretSet | undefined,
-  cli: Cli,
-): Promise<number> {
-  const out = secrets ? 'pipe' : 'inherit';
-  // Listening before the fork: a signal that arrives while spawn() runs is handled after it
-  // returns, and then goes to CMD instead of killing run and orphaning CMD.
-  let child: ChildProcess | undefined;
-  const forward = (signal: NodeJS.Signals) => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
-  };
-  const stopForwarding = () => {
-    for (const s of FORWARDED) process.off(s, forward);
-  };
-  for (const s of FORWARDED) process.on(s, forward);
-  try {
-    child = spawn(file, argv, { env, stdio: ['inherit', out, out] });
-  } catch (err) {
-    stopForwarding();
-    return cannotStart(cli, file, err);
-  }
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const failed = await new Promise<unknown>((resolve) => {
-    child.once('spawn', () => resolve(undefined));
-    child.once('error', resolve);
-  });
-  if (failed !== undefined) {
-    stopForwarding();
-    return cannotStart(cli, file, failed);
-  }
-  child.on('error', () => undefined); // a failed kill() after the exit; nothing to report
-
-  const relayed = secrets
-    ? Promise.all([
-        relay(child.stdout!, process.stdout, secrets),
-        relay(child.stderr!, process.stderr, secrets),
-      ])
-    : undefined;
-  const { code, signal } = await exited;
-  // From here a signal acts on run itself again: nobody is left to forward it to, and Ctrl-C
-  // must still work while output held by a grandchild drains.
-  stopForwarding();
-  await relayed;
-  return code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
-}
-
-function cannotStart(cli: Cli, file: string, err: unknown): number {
-  const code = errnoCode(err);
-  if (code === 'ENOENT') {
-    cli.stderr(`mcp-warden: ${file}: command not found\n`);
-    return 127;
-  }
-  // Only a system error's own words: Node's argument errors quote the environment.
-  const why =
-    code === 'EACCES'
-      ? 'permission denied (not executable, or a directory)'
-      : code !== undefined && !code.startsWith('ERR_')
-        ? describe(err)
-        : 'spawn failed';
-  cli.stderr(`mcp-warden: ${file}: cannot run it: ${why}\n`);
-  return 126;
 }
 
 /**

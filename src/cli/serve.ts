@@ -1,5 +1,5 @@
 import { prepareProcess } from '../delivery/process.js';
-import { runChild } from '../delivery/spawn.js';
+import { runCommand } from '../delivery/spawn.js';
 import { WardenError } from '../errors.js';
 import { assess } from '../servers/readiness.js';
 import type { ServerConfig } from '../servers/schema.js';
@@ -80,19 +80,11 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   }
   const prepared = await prepareProcess(server, r.values, cli.env);
   try {
-    return await runChild(server.command!, server.args, {
+    return await runCommand(server.command!, server.args, {
       env: prepared.env,
-      stdio: 'inherit',
+      stderr: (t) => cli.stderr(t),
       ...(server.cwd && { cwd: server.cwd }),
     });
-  } catch (err) {
-    // 127 (not found) and 126 (not executable), as a shell would answer.
-    const code = (err as { cause?: { exitCode?: number } }).cause?.exitCode;
-    if (err instanceof WardenError && code !== undefined) {
-      cli.stderr(`mcp-warden: ${err.message}\n`);
-      return code;
-    }
-    throw err;
   } finally {
     await prepared.cleanup();
   }
