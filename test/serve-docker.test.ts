@@ -48,49 +48,60 @@ function allCmdlines(): string {
   return out;
 }
 
+/**
+ * Starts `serve fixture-under-test` for the fixture image (as a container, or with runtime:
+ * swarm as a service), speaks MCP to it over our stdio, and checks its secret arrived as a
+ * read-only file with the right hash. The test goes on with the running server.
+ */
+async function serveFixture(runtime: 'docker' | 'swarm') {
+  const dir = tempDir(`mcpw-serve-${runtime}-`);
+  const canary = `mcpw-canary-${randomBytes(16).toString('hex')}`;
+  writeFileSync(
+    join(dir, 'mcp-warden.yaml'),
+    `servers:\n  fixture-under-test:\n    image: ${image}\n    runtime: ${runtime}\n    args: [${JSON.stringify(IMAGE_SERVER)}]\n    secrets: [CANARY_TOKEN]\n`,
+  );
+  const env = { PATH: process.env.PATH, HOME: dir, MCP_WARDEN_HOME: join(dir, 'home'), XDG_RUNTIME_DIR: dir };
+  expect(runCli(['secret', 'set', 'CANARY_TOKEN'], { env, cwd: dir, input: canary }).code).toBe(0);
+  const child = spawn(process.execPath, [CLI, 'serve', 'fixture-under-test'], {
+    env,
+    cwd: dir,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const rpc = rpcClient(child.stdin, child.stdout);
+  const init = await rpc.call('initialize', {
+    protocolVersion: '2025-06-18',
+    capabilities: {},
+    clientInfo: { name: 't', version: '0' },
+  });
+  expect(init.result, stderr).toMatchObject({ protocolVersion: '2025-06-18' });
+  rpc.notify('notifications/initialized');
+  const info = await rpc.call('tools/call', { name: 'secret_info', arguments: { name: 'CANARY_TOKEN' } });
+  expect(info.result?.structuredContent).toEqual({
+    name: 'CANARY_TOKEN',
+    source: 'file',
+    path: '/run/secrets/canary_token',
+    mode: '0400',
+    sha256: sha256(canary),
+  });
+  /** Closes our stdin (the client leaving) and answers the exit status; stderr must not hold the value. */
+  const stop = async () => {
+    child.stdin.end();
+    const code = await exited;
+    expect(stderr).not.toContain(canary);
+    return code;
+  };
+  return { dir, canary, stop };
+}
+
+const LABEL = 'mcp-warden.server=fixture-under-test';
+
 describe('serve: a server in a container', () => {
   it('delivers the secret as a read-only file, never in Env, Cmd, Labels or any argv, and cleans up', async () => {
-    const dir = tempDir('mcpw-serve-docker-');
-    const canary = `mcpw-canary-${randomBytes(16).toString('hex')}`;
-    writeFileSync(
-      join(dir, 'mcp-warden.yaml'),
-      `servers:\n  fixture-under-test:\n    image: ${image}\n    args: [${JSON.stringify(IMAGE_SERVER)}]\n    secrets: [CANARY_TOKEN]\n`,
-    );
-    const env = {
-      PATH: process.env.PATH,
-      HOME: dir,
-      MCP_WARDEN_HOME: join(dir, 'home'),
-      XDG_RUNTIME_DIR: dir,
-    };
-    expect(runCli(['secret', 'set', 'CANARY_TOKEN'], { env, cwd: dir, input: canary }).code).toBe(0);
-
-    const child = spawn(process.execPath, [CLI, 'serve', 'fixture-under-test'], {
-      env,
-      cwd: dir,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const rpc = rpcClient(child.stdin, child.stdout);
-
-    const init = await rpc.call('initialize', {
-      protocolVersion: '2025-06-18',
-      capabilities: {},
-      clientInfo: { name: 't', version: '0' },
-    });
-    expect(init.result, stderr).toMatchObject({ protocolVersion: '2025-06-18' });
-    rpc.notify('notifications/initialized');
-    const info = await rpc.call('tools/call', { name: 'secret_info', arguments: { name: 'CANARY_TOKEN' } });
-    expect(info.result?.structuredContent).toEqual({
-      name: 'CANARY_TOKEN',
-      source: 'file',
-      path: '/run/secrets/canary_token',
-      mode: '0400',
-      sha256: sha256(canary),
-    });
-
-    const [summary] = await listContainers(engine, { labels: ['mcp-warden.server=fixture-under-test'] });
+    const { dir, canary, stop } = await serveFixture('docker');
+    const [summary] = await listContainers(engine, { labels: [LABEL] });
     const inspected = await inspectContainer(engine, summary!.Id);
     const whole = JSON.stringify(inspected);
     expect(whole).not.toContain(canary);
@@ -102,68 +113,24 @@ describe('serve: a server in a container', () => {
       NetworkMode: 'none',
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
-      ReadonlyRootfs: expect.anything() as unknown,
     });
     expect(allCmdlines()).not.toContain(canary);
-    const launchDirs = readdirSync(join(dir, 'mcp-warden'));
-    expect(launchDirs).toHaveLength(1);
-
-    child.stdin.end();
-    expect(await exited, stderr).toBe(0);
-    expect(stderr).not.toContain(canary);
-    expect(
-      await listContainers(engine, { all: true, labels: ['mcp-warden.server=fixture-under-test'] }),
-    ).toEqual([]);
+    expect(readdirSync(join(dir, 'mcp-warden'))).toHaveLength(1);
+    expect(await stop()).toBe(0);
+    expect(await listContainers(engine, { all: true, labels: [LABEL] })).toEqual([]);
     expect(readdirSync(join(dir, 'mcp-warden'))).toEqual([]);
   }, 60_000);
 
   it('runtime: swarm runs a Swarm service with native secrets, attached on this node, removed after', async () => {
-    const dir = tempDir('mcpw-serve-swarm-');
-    const canary = `mcpw-canary-${randomBytes(16).toString('hex')}`;
-    writeFileSync(
-      join(dir, 'mcp-warden.yaml'),
-      `servers:\n  fixture-under-test:\n    image: ${image}\n    runtime: swarm\n    args: [${JSON.stringify(IMAGE_SERVER)}]\n    secrets: [CANARY_TOKEN]\n`,
-    );
-    const env = {
-      PATH: process.env.PATH,
-      HOME: dir,
-      MCP_WARDEN_HOME: join(dir, 'home'),
-      XDG_RUNTIME_DIR: dir,
-    };
-    expect(runCli(['secret', 'set', 'CANARY_TOKEN'], { env, cwd: dir, input: canary }).code).toBe(0);
-    const child = spawn(process.execPath, [CLI, 'serve', 'fixture-under-test'], {
-      env,
-      cwd: dir,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const rpc = rpcClient(child.stdin, child.stdout);
-    const init = await rpc.call('initialize', {
-      protocolVersion: '2025-06-18',
-      capabilities: {},
-      clientInfo: { name: 't', version: '0' },
-    });
-    expect(init.result, stderr).toMatchObject({ protocolVersion: '2025-06-18' });
-    const info = await rpc.call('tools/call', { name: 'secret_info', arguments: { name: 'CANARY_TOKEN' } });
-    expect(info.result?.structuredContent).toEqual({
-      name: 'CANARY_TOKEN',
-      source: 'file',
-      path: '/run/secrets/canary_token',
-      mode: '0400',
-      sha256: sha256(canary),
-    });
-    const services = await listServices(engine, { labels: ['mcp-warden.server=fixture-under-test'] });
+    const { canary, stop } = await serveFixture('swarm');
+    const services = await listServices(engine, { labels: [LABEL] });
     expect(services).toHaveLength(1);
     expect(JSON.stringify(services)).not.toContain(canary);
-    const secrets = await listSecrets(engine, { labels: ['mcp-warden.server=fixture-under-test'] });
-    expect(secrets).toHaveLength(1);
+    expect(await listSecrets(engine, { labels: [LABEL] })).toHaveLength(1);
     expect(allCmdlines()).not.toContain(canary);
-    child.stdin.end();
-    expect(await exited, stderr).toBe(0);
-    expect(await listServices(engine, { labels: ['mcp-warden.server=fixture-under-test'] })).toEqual([]);
-    expect(await listSecrets(engine, { labels: ['mcp-warden.server=fixture-under-test'] })).toEqual([]);
+    expect(await stop()).toBe(0);
+    expect(await listServices(engine, { labels: [LABEL] })).toEqual([]);
+    expect(await listSecrets(engine, { labels: [LABEL] })).toEqual([]);
   }, 90_000);
 
   it('a container server missing its secret never starts', () => {
