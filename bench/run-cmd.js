@@ -2,7 +2,8 @@
 /**
  * `mcp-warden run` benchmark: `node bench/run-cmd.js` after `npm run build` (`npm run bench`
  * runs it after bench/run.js). Plain ESM, no dependencies beyond the repo's own (dotenvx is a
- * devDependency and serves as the peer).
+ * devDependency and serves as the peer). Helpers shared with bench/run.js (timed runs, round-robin
+ * rounds, statistics, summary table) are in bench/lib.js.
  *
  * What is measured, and how:
  *  1. Whole-process start-up cost of `run` with 50 secrets: `mcp-warden run -- node -e 0` with
@@ -27,107 +28,22 @@
  * missed performance target prints FAIL but exits 0, since timings on a shared machine are noisy.
  */
 import { Buffer } from 'node:buffer';
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { CHILDREN_NOTE, CLI, DOTENVX, HEAVY, NODE, ROOT, benchDirs, fileProvider } from './lib.js';
+import { runner, interleave, traceLoads, finish } from './lib.js';
+import { log, check, failures, rows, median, ms, spread, cpu } from './lib.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const NODE = process.execPath;
-const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-const CLI = join(ROOT, process.env.BENCH_CLI ?? Object.values(PKG.bin ?? {})[0] ?? 'dist/cli/run.js');
-const DOTENVX = join(ROOT, 'node_modules/@dotenvx/dotenvx/src/cli/dotenvx.js');
 const WARMUP = 5,
   RUNS = 30,
   COUNT = 50,
   MB = 100,
   CHUNK = 64 << 10;
-const HEAVY = ['yaml', 'zod', '@napi-rs/keyring', 'dotenv', '@dotenvx/dotenvx'];
 
-const failures = [];
-const rows = [];
-const log = (s = '') => process.stdout.write(s + '\n');
-const progress = (s) => process.stderr.isTTY && process.stderr.write(`\r${s}\x1b[K`);
-const check = (ok, what) => {
-  if (!ok) failures.push(what);
-  return ok;
-};
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const i = (s.length - 1) * p;
-  return s[Math.floor(i)] + (s[Math.ceil(i)] - s[Math.floor(i)]) * (i % 1);
-};
-const median = (xs) => pct(xs, 0.5);
-const ms = (x) => `${x.toFixed(1)} ms`;
-const spread = (xs) =>
-  `median ${ms(median(xs))} (p25 ${ms(pct(xs, 0.25))}, p75 ${ms(pct(xs, 0.75))}, n=${xs.length})`;
-
-const tmp = mkdtempSync(join(tmpdir(), 'mcp-warden-bench-run-'));
-const dir = (name) => {
-  const d = join(tmp, name);
-  mkdirSync(d, { recursive: true, mode: 0o700 });
-  return d;
-};
-const cwd = dir('cwd');
-const baseEnv = { ...process.env, XDG_CONFIG_HOME: dir('xdg-config') };
-for (const k of [
-  'DBUS_SESSION_BUS_ADDRESS',
-  'XDG_RUNTIME_DIR',
-  'MCP_WARDEN_PASSPHRASE',
-  'DOTENV_PRIVATE_KEY',
-  'NODE_OPTIONS',
-])
-  delete baseEnv[k];
-
-/** CPU time (user + sys, ms) of this process's waited-for children, from /proc/self/stat. */
-function childCpuMs() {
-  try {
-    const f = readFileSync('/proc/self/stat', 'utf8');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[13]) + Number(rest[14])) * 10;
-  } catch {
-    return NaN;
-  }
-}
-
-function run(cmd) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd.argv[0], cmd.argv.slice(1), {
-    cwd: cmd.cwd ?? cwd,
-    env: cmd.env ?? baseEnv,
-    encoding: 'utf8',
-    stdio: ['ignore', cmd.stdout ?? 'pipe', 'pipe'],
-  });
-  const t = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0 || !cmd.ok(r.stdout ?? '', r.stderr)) {
-    const why =
-      r.error?.message ??
-      `exit ${r.status}, stderr: ${r.stderr.trim().slice(0, 300)}, stdout: ${(r.stdout ?? '').trim().slice(0, 80)}`;
-    throw new Error(`${cmd.label}: wrong result (${why})`);
-  }
-  return t;
-}
-
-function interleave(cmds, warmup, runs) {
-  const times = cmds.map(() => []);
-  for (const c of cmds) c.cpu = 0;
-  for (let i = 0; i < warmup + runs; i++) {
-    progress(`  round ${i + 1}/${warmup + runs}${i < warmup ? ' (warm-up)' : ''}`);
-    cmds.forEach((c, j) => {
-      const c0 = childCpuMs(),
-        t = run(c);
-      if (i >= warmup) {
-        times[j].push(t);
-        c.cpu += (childCpuMs() - c0) / runs;
-      }
-    });
-  }
-  progress('');
-  return times;
-}
-const cpu = (c) => (Number.isNaN(c.cpu) ? '' : `, CPU ${c.cpu.toFixed(1)} ms/run`);
+const { tmp, dir, cwd, baseEnv } = benchDirs('mcp-warden-bench-run-');
+const run = runner({ cwd, env: baseEnv, stdin: 'ignore', stderrChars: 300 });
 
 /** The 50 secrets: names and values (URL-safe, base64-ish, a JSON-hostile one, a long one). */
 function makeSecrets() {
@@ -208,17 +124,11 @@ async function main() {
   log(
     `CLI ${CLI.slice(ROOT.length)}; node ${process.version}, ${process.platform}/${process.arch}; temp dir ${tmp}`,
   );
-  log(
-    `children: cwd and XDG_CONFIG_HOME empty temp dirs (no config), no D-Bus (no keychain), MCP_WARDEN_HOME = temp store\n`,
-  );
+  log(CHILDREN_NOTE);
 
   const secrets = makeSecrets();
   const home = dir('store');
-  const { default: file } = await import(pathToFileURL(join(ROOT, 'dist/providers/file.js')).href);
-  const store = file.create(
-    {},
-    { name: 'local', home, env: {}, warn: (m) => process.stderr.write(`warn: ${m}\n`) },
-  );
+  const store = await fileProvider(home);
   await Promise.all(secrets.map((s) => store.set(s.name, s.value)));
   const refEnv = { ...baseEnv, MCP_WARDEN_HOME: home };
   for (const s of secrets) refEnv[s.name] = `secret://${s.name}`;
@@ -304,7 +214,7 @@ async function main() {
   log(
     `## 1. whole-process \`run -- node -e 0\` (${WARMUP} warm-up + ${RUNS} timed rounds, round-robin, spawnSync + hrtime)`,
   );
-  const times = interleave(cmds, WARMUP, RUNS);
+  const times = interleave(run, cmds, WARMUP, RUNS);
   cmds.forEach((c, i) => log(`  ${c.label.padEnd(30)} ${spread(times[i])}${cpu(c)}`));
   const [n, floor, w, d, nr] = times.map(median);
   rows.push([
@@ -416,7 +326,7 @@ async function main() {
       env: refEnv,
     },
   ].map((c) => ({ ...c, stdout: devnull, ok: (_out, err) => err === '' }));
-  const e2eT = interleave(e2e, 1, 3);
+  const e2eT = interleave(run, e2e, 1, 3);
   closeSync(devnull);
   const total = (MB * text.length) / (1 << 20);
   e2e.forEach((c, i) =>
@@ -435,15 +345,13 @@ async function main() {
 
   // --- 3. modules loaded ----------------------------------------------------------------------
   log(`\n## 3. modules \`run\` loads (bench/trace-loads.mjs), ${COUNT} refs, no env file, no config`);
-  const trace = join(tmp, 'trace.txt');
-  run({
-    label: 'traced run',
-    argv: [NODE, '--import', join(ROOT, 'bench/trace-loads.mjs'), CLI, 'run', '--', NODE, '-e', '0'],
-    env: { ...refEnv, TRACE_LOADS_OUT: trace },
-    ok: () => true,
-  });
-  const urls = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
-  const heavy = HEAVY.filter((m) => urls.some((u) => u.includes(`/node_modules/${m}/`)));
+  const { urls, heavy } = traceLoads(
+    run,
+    join(tmp, 'trace.txt'),
+    'traced run',
+    ['run', '--', NODE, '-e', '0'],
+    refEnv,
+  );
   log(`  ${urls.length} modules: ${urls.map((u) => u.replace(/^file:\/\/.*\//, '')).join(' ')}`);
   check(heavy.length === 0, `run loaded ${heavy.join(', ')}`);
   rows.push([
@@ -456,21 +364,4 @@ async function main() {
   ]);
 }
 
-try {
-  await main();
-} catch (err) {
-  failures.push(err.stack ?? err.message);
-} finally {
-  rmSync(tmp, { recursive: true, force: true });
-}
-if (rows.length > 0) {
-  log(`\n## Summary (medians; performance FAIL does not fail the run, this machine is noisy)\n`);
-  log('| metric | mcp-warden | peer/baseline | ratio | target | pass |');
-  log('|---|---|---|---|---|---|');
-  for (const r of rows) log(`| ${r.join(' | ')} |`);
-}
-if (failures.length > 0) {
-  log(`\ncorrectness checks FAILED:`);
-  for (const f of failures) log(`  - ${f}`);
-}
-process.exitCode = failures.length > 0 ? 1 : 0;
+await finish(main, tmp, (err) => err.stack ?? err.message);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * mcp-warden benchmark: `npm run bench` (builds dist/ first). Plain ESM, no dependencies beyond
- * the repo's own (dotenvx is a devDependency and serves as the peer).
+ * the repo's own (dotenvx is a devDependency and serves as the peer). Helpers shared with
+ * bench/run-cmd.js (timed runs, round-robin rounds, statistics, summary table) are in bench/lib.js.
  *
  * What is measured, and how:
  *  1. `secret get NAME` as a whole process (`node <package.json bin>`, the shipped bundle;
@@ -27,30 +28,12 @@
  * (so the default chain has no keychain). Exit status is 1 when a correctness check fails; a
  * missed performance target prints FAIL but exits 0, since timings on a shared machine are noisy.
  */
-import { spawnSync } from 'node:child_process';
-import {
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  closeSync,
-  fsyncSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statfsSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { openSync, closeSync, fsyncSync, readFileSync, renameSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CHILDREN_NOTE, CLI, DOTENVX, HEAVY, NODE, ROOT, benchDirs, fileProvider } from './lib.js';
+import { runner, interleave, traceLoads, finish } from './lib.js';
+import { log, progress, check, rows, median, ms, spread, cpu } from './lib.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const NODE = process.execPath;
-// The entry users run: package.json "bin" (the rolldown bundle), or $BENCH_CLI to compare another.
-const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-const CLI = join(ROOT, process.env.BENCH_CLI ?? Object.values(PKG.bin ?? {})[0] ?? 'dist/cli/run.js');
-const DOTENVX = join(ROOT, 'node_modules/@dotenvx/dotenvx/src/cli/dotenvx.js');
-const TRACER = join(ROOT, 'bench/trace-loads.mjs');
 const WARMUP = 5,
   RUNS = 30,
   LS_RUNS = 5,
@@ -59,105 +42,9 @@ const WARMUP = 5,
   SET_MAX = 1000;
 const NAME = 'BENCH_API_KEY',
   VALUE = 'sk-bench-0123456789abcdef';
-const HEAVY = ['yaml', 'zod', '@napi-rs/keyring', 'dotenv', '@dotenvx/dotenvx'];
 
-const failures = []; // correctness failures: any of these makes the exit status 1
-const rows = []; // summary rows: [metric, warden, baseline, ratio, target, pass]
-const log = (s = '') => process.stdout.write(s + '\n');
-/** A self-overwriting status line on a terminal; in a log, only lines marked `keep`. */
-const progress = (s, keep = false) => {
-  if (process.stderr.isTTY) process.stderr.write(`\r${s}\x1b[K`);
-  else if (keep && s) process.stderr.write(s + '\n');
-};
-const check = (ok, what) => {
-  if (!ok) failures.push(what);
-  return ok;
-};
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const i = (s.length - 1) * p;
-  return s[Math.floor(i)] + (s[Math.ceil(i)] - s[Math.floor(i)]) * (i % 1);
-};
-const median = (xs) => pct(xs, 0.5);
-const ms = (x) => `${x.toFixed(1)} ms`;
-const spread = (xs) =>
-  `median ${ms(median(xs))} (p25 ${ms(pct(xs, 0.25))}, p75 ${ms(pct(xs, 0.75))}, n=${xs.length})`;
-
-const tmp = mkdtempSync(join(tmpdir(), 'mcp-warden-bench-'));
-const dir = (name) => {
-  const d = join(tmp, name);
-  mkdirSync(d, { recursive: true, mode: 0o700 });
-  return d;
-};
-const cwd = dir('cwd'); // empty: no ./mcp-warden.yaml
-const baseEnv = { ...process.env, XDG_CONFIG_HOME: dir('xdg-config') };
-for (const k of [
-  'DBUS_SESSION_BUS_ADDRESS',
-  'XDG_RUNTIME_DIR',
-  'MCP_WARDEN_PASSPHRASE',
-  'DOTENV_PRIVATE_KEY',
-  'NODE_OPTIONS',
-])
-  delete baseEnv[k];
-
-/**
- * CPU time (user + sys, ms) of this process's waited-for children, from /proc/self/stat (Linux,
- * 10 ms ticks: summed over many runs it is precise enough, and unlike wall time it barely moves
- * when other jobs load the machine). NaN elsewhere.
- */
-function childCpuMs() {
-  try {
-    const f = readFileSync('/proc/self/stat', 'utf8');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[13]) + Number(rest[14])) * 10; // cutime + cstime, USER_HZ = 100
-  } catch {
-    return NaN;
-  }
-}
-
-/** Spawns argv, times it, and checks exit status 0 and the output (a predicate on stdout). */
-function run(cmd) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd.argv[0], cmd.argv.slice(1), {
-    cwd: cmd.cwd ?? cwd,
-    env: cmd.env ?? baseEnv,
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  const t = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0 || !cmd.ok(r.stdout)) {
-    const why =
-      r.error?.message ??
-      `exit ${r.status}, stderr: ${r.stderr.trim().slice(0, 200)}, stdout: ${r.stdout.trim().slice(0, 80)}`;
-    throw new Error(`${cmd.label}: wrong result (${why})`);
-  }
-  return t;
-}
-
-/** Round-robin over cmds: `warmup` rounds discarded, then `runs` rounds timed. Sets `cmd.cpu`. */
-function interleave(cmds, warmup, runs) {
-  const times = cmds.map(() => []);
-  for (const c of cmds) c.cpu = 0;
-  for (let i = 0; i < warmup + runs; i++) {
-    progress(`  round ${i + 1}/${warmup + runs}${i < warmup ? ' (warm-up)' : ''}`);
-    cmds.forEach((c, j) => {
-      const c0 = childCpuMs(),
-        t = run(c);
-      if (i >= warmup) {
-        times[j].push(t);
-        c.cpu += (childCpuMs() - c0) / runs;
-      }
-    });
-  }
-  progress('');
-  return times;
-}
-const cpu = (c) => (Number.isNaN(c.cpu) ? '' : `, CPU ${c.cpu.toFixed(1)} ms/run`);
-
-async function fileProvider(home) {
-  const { default: file } = await import(pathToFileURL(join(ROOT, 'dist/providers/file.js')).href);
-  return file.create({}, { name: 'local', home, env: {}, warn: (m) => process.stderr.write(`warn: ${m}\n`) });
-}
+const { tmp, dir, cwd, baseEnv } = benchDirs('mcp-warden-bench-');
+const run = runner({ cwd, env: baseEnv });
 
 /** Runs `op(i)` with `width` workers until `seconds` pass or `max` ops start; answers ops/second. */
 async function throughput(width, seconds, max, op) {
@@ -184,37 +71,12 @@ function fsName(path) {
   return magic[t] ?? `0x${t.toString(16)}`;
 }
 
-/** The heavy packages among the module URLs a CLI invocation loaded, and how many it loaded. */
-function traceLoads(label, args, env) {
-  const out = join(tmp, 'trace.txt');
-  rmSync(out, { force: true });
-  run({
-    label,
-    argv: [NODE, '--import', TRACER, CLI, ...args],
-    env: { ...env, TRACE_LOADS_OUT: out },
-    ok: () => true,
-  });
-  const urls = readFileSync(out, 'utf8').split('\n').filter(Boolean);
-  const files = urls.filter((u) => u.startsWith('file:'));
-  const heavy = HEAVY.filter((p) => files.some((u) => u.includes(`/node_modules/${p}/`)));
-  const ours = files.filter((u) => u.includes('/dist/')).map((u) => u.slice(u.indexOf('/dist/') + 6));
-  return {
-    total: urls.length,
-    files: files.length,
-    heavy,
-    ours,
-    builtins: urls.filter((u) => u.startsWith('node:')),
-  };
-}
-
 async function main() {
   log(`# mcp-warden bench\n`);
   log(
     `CLI ${CLI.slice(ROOT.length)}; node ${process.version} (${NODE}), ${process.platform}/${process.arch}; temp dir ${tmp} on ${fsName(tmp)}`,
   );
-  log(
-    `children: cwd and XDG_CONFIG_HOME empty temp dirs (no config), no D-Bus (no keychain), MCP_WARDEN_HOME = temp store\n`,
-  );
+  log(CHILDREN_NOTE);
 
   // --- 1. secret get vs node -e 0 vs dotenvx get --------------------------------------------
   const getHome = dir('store-get');
@@ -240,7 +102,7 @@ async function main() {
   log(
     `## 1. whole-process \`secret get\` (${WARMUP} warm-up + ${RUNS} timed rounds, round-robin, spawnSync + hrtime)`,
   );
-  const [getT, nodeT, dxT] = interleave(cmds, WARMUP, RUNS);
+  const [getT, nodeT, dxT] = interleave(run, cmds, WARMUP, RUNS);
   cmds.forEach((c, i) => log(`  ${c.label.padEnd(22)} ${spread([getT, nodeT, dxT][i])}${cpu(c)}`));
   const [g, n, d] = [median(getT), median(nodeT), median(dxT)];
   rows.push([
@@ -345,7 +207,7 @@ async function main() {
       },
     },
   ];
-  const lsT = interleave(lsCmds, 1, LS_RUNS);
+  const lsT = interleave(run, lsCmds, 1, LS_RUNS);
   lsCmds.forEach((c, i) =>
     log(`  ${c.label.padEnd(34)} ${spread(lsT[i])}${cpu(c)}  (output checked: ${LS_COUNT} secrets)`),
   );
@@ -369,7 +231,7 @@ async function main() {
     ['secret get', ['secret', 'get', NAME], getEnv],
     ['secret ls', ['secret', 'ls'], lsEnv],
   ]) {
-    const t = traceLoads(label, args, env);
+    const t = traceLoads(run, join(tmp, 'trace.txt'), label, args, env);
     log(
       `  ${label}: ${t.total} modules (${t.files} files, ${t.builtins.length} builtins); heavy: ${t.heavy.join(', ') || 'none'}`,
     );
@@ -386,23 +248,4 @@ async function main() {
   }
 }
 
-let status = 0;
-try {
-  await main();
-} catch (err) {
-  failures.push(err.message);
-} finally {
-  rmSync(tmp, { recursive: true, force: true });
-}
-if (rows.length > 0) {
-  log(`\n## Summary (medians; performance FAIL does not fail the run, this machine is noisy)\n`);
-  log('| metric | mcp-warden | peer/baseline | ratio | target | pass |');
-  log('|---|---|---|---|---|---|');
-  for (const r of rows) log(`| ${r.join(' | ')} |`);
-}
-if (failures.length > 0) {
-  status = 1;
-  log(`\ncorrectness checks FAILED:`);
-  for (const f of failures) log(`  - ${f}`);
-}
-process.exitCode = status;
+await finish(main, tmp);
