@@ -181,7 +181,7 @@ servers:
 });
 
 describe('serve', () => {
-  it('starts the server with its secrets as env and files, removes the files after, never passes the passphrase', () => {
+  it('starts the server with its secrets as env and files, removes the files after, never passes the passphrase', async () => {
     const probe =
       `const fs=require('fs');const f=process.env.DB_PASSWORD_FILE;` +
       `console.log(JSON.stringify({tok:process.env.API_TOKEN,file:f,val:fs.readFileSync(f,'utf8'),mode:(fs.statSync(f).mode&0o777).toString(8),dir:(fs.statSync(require('path').dirname(f)).mode&0o777).toString(8),pass:process.env.MCP_WARDEN_PASSPHRASE??null}))`;
@@ -196,7 +196,15 @@ describe('serve', () => {
     const withPass = { ...env, MCP_WARDEN_PASSPHRASE: 'store-passphrase' };
     runCli(['secret', 'set', 'API_TOKEN=tok-1'], { env: withPass, cwd: dir });
     runCli(['secret', 'set', 'DB_PASSWORD=pw-2'], { env: withPass, cwd: dir });
+    // What a crashed run left behind: a launch directory whose process is gone.
+    const { spawnSync } = await import('node:child_process');
+    const { mkdirSync } = await import('node:fs');
+    const deadPid = spawnSync('true').pid;
+    const leftover = join(dir, 'mcp-warden', `${deadPid}.0123456789ab`);
+    mkdirSync(leftover, { recursive: true, mode: 0o700 });
+    writeFileSync(join(leftover, 'db_password'), 'stale-secret', { mode: 0o400 });
     const r = runCli(['serve', 'app'], { env: withPass, cwd: dir });
+    expect(existsSync(leftover)).toBe(false);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as Record<string, string | null>;
     expect(out).toMatchObject({ tok: 'tok-1', val: 'pw-2', mode: '400', dir: '700', pass: null });
