@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { WardenError, describe } from './errors.js';
 
 /** The MCP clients whose configs `scan` and `import` know, and where each keeps its config. */
 export type Client = 'claude' | 'cursor' | 'vscode';
@@ -37,6 +38,18 @@ export interface ClientServer {
   url?: string;
   headers?: Record<string, string>;
   [other: string]: unknown;
+}
+
+/**
+ * A client config's JSON. VS Code allows `//` comments and trailing commas in its files, so those
+ * are dropped first (a comment that shares a line with a value is not, and fails to parse).
+ */
+export function parseClientJson(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text.replace(/^\s*\/\/.*$/gm, '').replace(/,(\s*[}\]])/g, '$1'));
+  } catch (err) {
+    throw new WardenError('INVALID_VALUE', `${file}: not valid JSON (${describe(err)}); nothing was changed`);
+  }
 }
 
 /** The key holding the servers in a client config document, and the servers. */

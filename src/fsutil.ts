@@ -109,6 +109,15 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** A file the user named on the command line: any failure is a one-line INVALID_VALUE error. */
+export async function readUserFile(path: string): Promise<Buffer> {
+  try {
+    return await fsp.readFile(path);
+  } catch (err) {
+    throw new WardenError('INVALID_VALUE', `cannot read ${path} (${describe(err)})`, { cause: err });
+  }
+}
+
 /** Reads a file, answering undefined for "no such file" and throwing STORE_IO for anything else. */
 export async function readIfExists(path: string): Promise<Buffer | undefined> {
   try {

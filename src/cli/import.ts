@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { CLIENTS, clientConfigPaths, serversOf, type Client } from '../clients.js';
-import { WardenError, describe } from '../errors.js';
-import { atomicWrite } from '../fsutil.js';
+import { CLIENTS, clientConfigPaths, parseClientJson, serversOf, type Client } from '../clients.js';
+import { WardenError } from '../errors.js';
+import { atomicWrite, readUserFile } from '../fsutil.js';
 import { planImport } from '../import/plan.js';
 import { openCliStore, parse, plural } from './common.js';
 import { json, usage, type Cli } from './io.js';
@@ -68,24 +68,7 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   const report = [];
   let unmovable = 0;
   for (const file of files) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      throw new WardenError('INVALID_VALUE', `cannot read ${file} (${describe(err)})`);
-    }
-    let doc: Record<string, unknown>;
-    try {
-      doc = JSON.parse(text.replace(/^\s*\/\/.*$/gm, '').replace(/,(\s*[}\]])/g, '$1')) as Record<
-        string,
-        unknown
-      >;
-    } catch (err) {
-      throw new WardenError(
-        'INVALID_VALUE',
-        `${file}: not valid JSON (${describe(err)}); nothing was changed`,
-      );
-    }
+    const doc = parseClientJson(file, (await readUserFile(file)).toString('utf8')) as Record<string, unknown>;
     const found = serversOf(doc);
     if (!found) {
       report.push({ file, stored: [], rewritten: [], unmovable: [] });

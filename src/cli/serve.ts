@@ -76,7 +76,7 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   if (server.kind === 'remote') {
     const { bridgeRemote, resolveHeaders } = await import('../delivery/remote.js');
     const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
-    return bridgeRemote(server, resolveHeaders(server, r.values), io);
+    return bridgeRemote(server, resolveHeaders(server, r.values), io, [...r.values.values()]);
   }
   const prepared = await prepareProcess(server, r.values, cli.env);
   try {

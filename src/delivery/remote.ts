@@ -32,6 +32,8 @@ export async function bridgeRemote(
   server: ServerConfig,
   headers: Record<string, string>,
   io: BridgeIO,
+  /** The secret values in those headers, scrubbed from every error we print or relay. */
+  secrets: readonly string[] = [],
 ): Promise<number> {
   const [{ StreamableHTTPClientTransport }, { StdioServerTransport }] = await Promise.all([
     import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
@@ -39,10 +41,14 @@ export async function bridgeRemote(
   ]);
   const remote = new StreamableHTTPClientTransport(new URL(server.url!), { requestInit: { headers } });
   const local = new StdioServerTransport(io.stdin as NodeJS.ReadStream, io.stdout as NodeJS.WriteStream);
-  const report = (what: string, err: unknown) =>
-    io.stderr.write(
-      `mcp-warden: ${server.name}: ${what}: ${err instanceof Error ? err.message : String(err)}\n`,
+  // A remote server's error body could echo our headers back.
+  const why = (err: unknown) =>
+    secrets.reduce(
+      (text, s) => text.split(s).join('[redacted]'),
+      err instanceof Error ? err.message : String(err),
     );
+  const report = (what: string, err: unknown) =>
+    io.stderr.write(`mcp-warden: ${server.name}: ${what}: ${why(err)}\n`);
 
   let failures = 0;
   remote.onmessage = (m) => void local.send(m).catch((err: unknown) => report('cannot write to stdout', err));
@@ -53,7 +59,7 @@ export async function bridgeRemote(
       report('request failed', err);
       // A request must not be left without an answer: the client would wait forever.
       if ('method' in m && 'id' in m) {
-        const message = `remote server ${server.url} failed: ${err instanceof Error ? err.message : String(err)}`;
+        const message = `remote server ${server.url} failed: ${why(err)}`;
         void local.send({ jsonrpc: '2.0', id: m.id, error: { code: -32603, message } });
       }
     });

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { serversOf, type ClientServer } from '../clients.js';
-import { WardenError, describe } from '../errors.js';
+import { parseClientJson, serversOf, type ClientServer } from '../clients.js';
+import { readUserFile } from '../fsutil.js';
 import { dotenvParse } from '../store/dotenv-edit.js';
 import { detect, detectArgs, urlPassword, type Finding } from './secrets.js';
 
@@ -88,24 +88,12 @@ async function gitTracked(file: string): Promise<boolean> {
 }
 
 export async function scanFile(file: string): Promise<ScanResult> {
-  let text: string;
-  let mode: number;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-    mode = (await fsp.stat(file)).mode;
-  } catch (err) {
-    throw new WardenError('INVALID_VALUE', `cannot read ${file} (${describe(err)})`);
-  }
+  const text = (await readUserFile(file)).toString('utf8');
+  const mode = (await fsp.stat(file)).mode;
   const findings: ScanFinding[] = [];
   const isJson = /\.json$/i.test(file) || /^\s*\{/.test(text);
   if (isJson) {
-    let doc: unknown;
-    try {
-      // VS Code allows comments and trailing commas in its JSON files.
-      doc = JSON.parse(text.replace(/^\s*\/\/.*$/gm, '').replace(/,(\s*[}\]])/g, '$1'));
-    } catch (err) {
-      throw new WardenError('INVALID_VALUE', `${file}: not valid JSON (${describe(err)})`);
-    }
+    const doc = parseClientJson(file, text);
     const found = serversOf(doc);
     if (found) findings.push(...scanServers(file, found.key, found.servers));
   } else {

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { WardenError, describe } from '../../errors.js';
+import { WardenError } from '../../errors.js';
+import { readUserFile } from '../../fsutil.js';
 import { SECRET_NAME } from '../../names.js';
 import { dotenvParse } from '../../store/dotenv-edit.js';
 import { openCliStore, parse, plural } from '../common.js';
@@ -22,12 +22,7 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   if (!p) return 0;
   const [file, ...extra] = p.positionals;
   if (file === undefined || extra.length > 0) throw usage('secret import takes one FILE.env');
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new WardenError('INVALID_VALUE', `cannot read ${file} (${describe(err)})`);
-  }
+  const text = (await readUserFile(file)).toString('utf8');
   const entries = Object.entries(dotenvParse(text));
   const bad = entries.filter(([k]) => !SECRET_NAME.test(k)).map(([k]) => k);
   if (bad.length > 0)

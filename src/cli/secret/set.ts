@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { WardenError, describe } from '../../errors.js';
+import { WardenError } from '../../errors.js';
+import { readUserFile } from '../../fsutil.js';
 import { assertSecretName } from '../../names.js';
 import type { SecretProvider } from '../../provider.js';
 import type { Store } from '../../store/store.js';
@@ -67,13 +67,7 @@ async function chooseTarget(
 
 async function readValue(cli: Cli, name: string, file: string | undefined): Promise<string> {
   if (file !== undefined) {
-    let raw: Buffer;
-    try {
-      raw = await readFile(file);
-    } catch (err) {
-      throw new WardenError('INVALID_VALUE', `cannot read ${file} (${describe(err)})`);
-    }
-    return utf8(raw, file);
+    return utf8(await readUserFile(file), file);
   }
   if (!cli.stdinIsTTY) {
     const raw = utf8(await cli.readStdin(), 'stdin');
