@@ -53,7 +53,7 @@ export async function openServers(
   cli: Cli,
   config: string | undefined,
   environment?: string,
-): Promise<{ store: Store; servers: ServerConfig[] }> {
+): Promise<{ store: Store; servers: ServerConfig[]; config: Config }> {
   const store = await openCliStore(cli, config, environment);
   if (!store.config) {
     throw new WardenError(
@@ -62,7 +62,7 @@ export async function openServers(
     );
   }
   const { parseServers } = await import('../servers/schema.js');
-  return { store, servers: await parseServers(store.config.path, store.config.doc) };
+  return { store, servers: await parseServers(store.config.path, store.config.doc), config: store.config };
 }
 
 export function plural(n: number, word: string): string {

@@ -24,6 +24,7 @@ Commands:
   status [--env E]            which configured servers can start, and what each one lacks (--json)
   check [--env E]             the same for CI: exit 1 when a required secret is missing or invalid
   serve SERVER                start one configured server with its secrets, bridging its stdio
+  gateway [--stdio|--http]    one MCP endpoint for every configured server (see gateway --help)
   scan [PATH...]              report plaintext secrets in MCP client configs and .env files
   import [CLIENT|PATH]        move those secrets into the store and rewrite the config to use them
 
@@ -53,6 +54,7 @@ const TOP_COMMANDS = {
   status: () => import('./status.js'),
   check: () => import('./check.js'),
   serve: () => import('./serve.js'),
+  gateway: () => import('./gateway.js'),
   scan: () => import('./scan.js'),
   import: () => import('./import.js'),
 } satisfies Record<string, () => Promise<{ run(args: string[], cli: Cli): Promise<number> }>>;

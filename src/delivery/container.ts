@@ -31,6 +31,11 @@ export interface ContainerIO {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /**
+   * Stop the server on our SIGINT, SIGTERM and SIGHUP (as `serve` does). The gateway says no:
+   * it stops its servers itself and reads SIGHUP as "reload".
+   */
+  stopOnSignals?: boolean;
 }
 
 interface Placement {
@@ -113,7 +118,10 @@ export async function serveContainer(
     const container = id;
     const stop = (signal: NodeJS.Signals) => () =>
       void killContainer(engine, container, signal).catch(() => undefined);
-    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, stop(s)] as const);
+    const handlers =
+      io.stopOnSignals === false
+        ? []
+        : (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, stop(s)] as const);
     for (const [s, h] of handlers) process.on(s, h);
     try {
       const { StatusCode } = await exited;

@@ -132,7 +132,8 @@ export async function serveSwarm(
     // The service's container keeps its stdin open, so our end of input (or a signal) stops it.
     const stopped = new Promise<void>((resolve) => {
       io.stdin.once('end', () => resolve());
-      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => resolve());
+      if (io.stopOnSignals !== false)
+        for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => resolve());
     });
     await Promise.race([stopped, stdio.closed]);
     stdio.close();

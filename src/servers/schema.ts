@@ -52,6 +52,15 @@ function build(z: typeof Z) {
       network: z.boolean().default(false),
       secrets: z.array(z.union([secretEntry, z.string().regex(SECRET_NAME, 'a secret name')])).default([]),
       disabled: z.boolean().default(false),
+      /** The gateway exposes this server's tools as `<prefix>__<tool>`; false: unprefixed. */
+      prefix: z
+        .union([
+          z.string().regex(/^[A-Za-z0-9-]+(?:_[A-Za-z0-9-]+)*$/, 'letters, digits, - and single _ inside'),
+          z.literal(false),
+        ])
+        .optional(),
+      /** When the gateway starts it: on first use (default) or as soon as a client connects. */
+      start: z.enum(['lazy', 'eager']).default('lazy'),
       /** Claude Desktop and VS Code fields we accept and ignore. */
       type: z.string().optional(),
     })
@@ -98,6 +107,10 @@ export interface ServerConfig {
   image?: string;
   network: boolean;
   disabled: boolean;
+  /** Gateway namespacing: undefined = the server's name. */
+  prefix?: string | false;
+  /** Started by the gateway as soon as a client connects, rather than on first use. */
+  eager: boolean;
   catalog?: string;
   needs: SecretNeed[];
 }
@@ -198,6 +211,8 @@ function normalise(configPath: string, key: string, name: string, raw: RawServer
     ...(raw.image !== undefined && { image: raw.image }),
     network: raw.network,
     disabled: raw.disabled,
+    ...(raw.prefix !== undefined && { prefix: raw.prefix }),
+    eager: raw.start === 'eager',
     ...(entry && { catalog: entry.id }),
     needs: [...needs.values()],
   };

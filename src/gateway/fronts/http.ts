@@ -1,0 +1,500 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Gateway } from '../gateway.js';
+import {
+  HEADER_MISMATCH,
+  INVALID_REQUEST,
+  UNSUPPORTED_PROTOCOL_VERSION,
+  checkEnvelope,
+  errorResponse,
+  isRequest,
+  isResponse,
+  resultResponse,
+  type Id,
+  type Message,
+  type Notification,
+  type Request,
+  type Response,
+} from '../jsonrpc.js';
+import { CAPABILITIES, PROTOCOL_VERSIONS, SERVER_INFO, STATELESS_VERSION } from '../router.js';
+import type { Session, SessionSink } from '../session.js';
+import { hostAllowed } from './origin.js';
+
+/**
+ * The HTTP fronts: Streamable HTTP at /mcp (sessions and the GET stream for 2025-03-26 to
+ * 2025-11-25; no session for the stateless 2026-07-28), the legacy HTTP+SSE transport at /sse
+ * and /messages, and /healthz and /readyz. Bodies are read once, parsed once, and the answer is
+ * plain JSON unless the server sends something related before it (progress, a log line, a
+ * sampling or elicitation request): then that request's response turns into an SSE stream.
+ */
+export interface HttpFrontOptions {
+  host: string;
+  port: number;
+}
+
+export interface HttpFront {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+const ALL_VERSIONS: readonly string[] = [...PROTOCOL_VERSIONS, STATELESS_VERSION];
+const SERVER_INFO_META_KEY = 'io.modelcontextprotocol/serverInfo';
+const PROTOCOL_VERSION_META_KEY = 'io.modelcontextprotocol/protocolVersion';
+const CLIENT_CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
+const KEEPALIVE_MS = 25_000;
+
+/** A POST waiting for its response; it becomes an SSE stream if something related comes first. */
+interface Pending {
+  res: ServerResponse;
+  sse: boolean;
+  acceptsSse: boolean;
+}
+
+function sseEvent(res: ServerResponse, m: unknown): void {
+  res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+}
+
+function openSse(res: ServerResponse, headers: Record<string, string> = {}): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    ...headers,
+  });
+  res.flushHeaders();
+}
+
+class StreamSink implements SessionSink {
+  readonly posts = new Map<Id, Pending>();
+  get: ServerResponse | undefined;
+  /** Legacy HTTP+SSE: everything, responses included, goes on the one stream. */
+  legacy: ServerResponse | undefined;
+
+  deliver(m: Request | Notification | Response, related?: Id): boolean {
+    if (this.legacy) {
+      sseEvent(this.legacy, m);
+      return true;
+    }
+    const p = related !== undefined ? this.posts.get(related) : undefined;
+    if (p?.acceptsSse && !p.res.writableEnded) {
+      if (!p.sse) {
+        openSse(p.res);
+        p.sse = true;
+      }
+      sseEvent(p.res, m);
+      return true;
+    }
+    if (this.get && !this.get.writableEnded) {
+      sseEvent(this.get, m);
+      return true;
+    }
+    for (const q of this.posts.values()) {
+      if (!q.acceptsSse || q.res.writableEnded) continue;
+      if (!q.sse) {
+        openSse(q.res);
+        q.sse = true;
+      }
+      sseEvent(q.res, m);
+      return true;
+    }
+    return false;
+  }
+
+  canReceiveRequests(): boolean {
+    if (this.legacy || this.get) return true;
+    for (const q of this.posts.values()) if (q.acceptsSse) return true;
+    return false;
+  }
+
+  close(): void {
+    this.get?.end();
+    this.legacy?.end();
+  }
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function rpcError(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  id: Id | null = null,
+): void {
+  sendJson(res, status, errorResponse(id, code, message));
+}
+
+/** The body as text, or null when it is over the limit (the rest is drained, not kept). */
+function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) {
+      req.resume();
+      resolve(null);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        resolve(null);
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () =>
+      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')),
+    );
+    req.on('error', reject);
+  });
+}
+
+function accepts(req: IncomingMessage): { json: boolean; sse: boolean } {
+  const a = req.headers.accept ?? '*/*';
+  const any = a.includes('*/*');
+  return { json: any || a.includes('application/json'), sse: any || a.includes('text/event-stream') };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promise<HttpFront> {
+  const { createServer } = await import('node:http');
+  const settings = gateway.settings;
+  const legacySinks = new Map<string, StreamSink>();
+  const stateless = () => gateway.identity('stateless');
+
+  async function respondTo(
+    session: Session,
+    sink: StreamSink,
+    m: Request,
+    req: IncomingMessage,
+    res: ServerResponse,
+    extra: Record<string, string> = {},
+  ) {
+    const acc = accepts(req);
+    const pending: Pending = { res, sse: false, acceptsSse: acc.sse };
+    sink.posts.set(m.id, pending);
+    let done = false;
+    res.once('close', () => {
+      if (!done) gateway.cancel(session, m, 'the client disconnected');
+    });
+    const response = await gateway.request({
+      session,
+      request: m,
+      front: 'http',
+      ...(req.socket.remoteAddress && { clientIp: req.socket.remoteAddress }),
+    });
+    done = true;
+    if (sink.posts.get(m.id) === pending) sink.posts.delete(m.id);
+    if (res.writableEnded || res.destroyed) return;
+    if (pending.sse || !acc.json) {
+      if (!pending.sse) openSse(res, extra);
+      sseEvent(res, response);
+      res.end();
+    } else sendJson(res, 200, response, extra);
+  }
+
+  async function post(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const type = header(req, 'content-type') ?? '';
+    if (!type.toLowerCase().startsWith('application/json'))
+      return rpcError(
+        res,
+        415,
+        INVALID_REQUEST,
+        'Unsupported Media Type: Content-Type must be application/json',
+      );
+    const acc = accepts(req);
+    if (!acc.json && !acc.sse)
+      return rpcError(
+        res,
+        406,
+        INVALID_REQUEST,
+        'Not Acceptable: Accept must include application/json or text/event-stream',
+      );
+    const body = await readBody(req, settings.maxBodyBytes);
+    if (body === null)
+      return rpcError(
+        res,
+        413,
+        INVALID_REQUEST,
+        `Payload Too Large: the limit is ${settings.maxBodyBytes} bytes`,
+      );
+    let value: unknown;
+    try {
+      value = JSON.parse(body);
+    } catch {
+      return rpcError(res, 400, -32700, 'Parse error: the body is not valid JSON');
+    }
+    if (Array.isArray(value))
+      return rpcError(res, 400, INVALID_REQUEST, 'Invalid Request: JSON-RPC batches are not supported');
+    const checked = checkEnvelope(value);
+    if ('error' in checked) return sendJson(res, 400, checked.error);
+    const m: Message = checked.message;
+    const sid = header(req, 'mcp-session-id');
+    const version = header(req, 'mcp-protocol-version');
+    if (version !== undefined && !ALL_VERSIONS.includes(version))
+      return rpcError(
+        res,
+        400,
+        UNSUPPORTED_PROTOCOL_VERSION,
+        `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${ALL_VERSIONS.join(', ')})`,
+        isRequest(m) ? m.id : null,
+      );
+
+    if (isRequest(m) && m.method === 'initialize') {
+      if (sid !== undefined)
+        return rpcError(
+          res,
+          400,
+          INVALID_REQUEST,
+          'Bad Request: initialize must not carry an Mcp-Session-Id',
+          m.id,
+        );
+      if (gateway.draining)
+        return rpcError(res, 503, -32001, 'Service Unavailable: the gateway is shutting down', m.id);
+      const sink = new StreamSink();
+      const session = gateway.openSession(sink);
+      return respondTo(session, sink, m, req, res, { 'mcp-session-id': session.id });
+    }
+    if (sid === undefined) {
+      const metaVersion = isRequest(m) ? m.params?._meta?.[PROTOCOL_VERSION_META_KEY] : undefined;
+      if (
+        version === STATELESS_VERSION ||
+        metaVersion === STATELESS_VERSION ||
+        (isRequest(m) && m.method === 'server/discover')
+      )
+        return statelessPost(m, version, metaVersion, req, res);
+      return rpcError(
+        res,
+        400,
+        INVALID_REQUEST,
+        'Bad Request: Mcp-Session-Id header is required',
+        isRequest(m) ? m.id : null,
+      );
+    }
+    const session = gateway.sessions.get(sid);
+    if (!session || legacySinks.has(sid))
+      return rpcError(res, 404, -32001, 'Session not found', isRequest(m) ? m.id : null);
+    session.lastSeen = Date.now();
+    if (isRequest(m)) return respondTo(session, session.sink as StreamSink, m, req, res);
+    res.writeHead(202).end();
+    if (isResponse(m)) gateway.clientResponse(session, m);
+    else gateway.notification(session, m);
+  }
+
+  async function statelessPost(
+    m: Message,
+    version: string | undefined,
+    metaVersion: unknown,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    if (version !== undefined && metaVersion !== undefined && metaVersion !== version)
+      return rpcError(
+        res,
+        400,
+        HEADER_MISMATCH,
+        `Bad Request: MCP-Protocol-Version header ${version} does not match the one in _meta`,
+        isRequest(m) ? m.id : null,
+      );
+    if (!isRequest(m)) {
+      res.writeHead(202).end();
+      return;
+    }
+    if (m.method === 'server/discover')
+      return sendJson(
+        res,
+        200,
+        resultResponse(m.id, {
+          supportedVersions: [STATELESS_VERSION, ...PROTOCOL_VERSIONS],
+          capabilities: CAPABILITIES,
+          _meta: { [SERVER_INFO_META_KEY]: SERVER_INFO },
+        }),
+      );
+    const sink = new StreamSink();
+    const session = gateway.openSession(sink, { identityKey: 'stateless', register: false });
+    session.protocolVersion = STATELESS_VERSION;
+    const caps = m.params?._meta?.[CLIENT_CAPABILITIES_META_KEY];
+    if (caps && typeof caps === 'object') {
+      session.clientCapabilities = caps as Record<string, unknown>;
+      stateless().setClientCapabilities(session.clientCapabilities);
+    }
+    try {
+      await respondTo(session, sink, m, req, res);
+    } finally {
+      await gateway.closeSession(session);
+    }
+  }
+
+  function getStream(req: IncomingMessage, res: ServerResponse): void {
+    if (!accepts(req).sse)
+      return rpcError(res, 406, INVALID_REQUEST, 'Not Acceptable: Accept must include text/event-stream');
+    const sid = header(req, 'mcp-session-id');
+    if (sid === undefined) {
+      if (header(req, 'mcp-protocol-version') === STATELESS_VERSION) {
+        res.writeHead(405, { allow: 'POST' }).end();
+        return;
+      }
+      return rpcError(res, 400, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required');
+    }
+    const session = gateway.sessions.get(sid);
+    if (!session || legacySinks.has(sid)) return rpcError(res, 404, -32001, 'Session not found');
+    const sink = session.sink as StreamSink;
+    if (sink.get && !sink.get.writableEnded)
+      return rpcError(res, 409, INVALID_REQUEST, 'Conflict: this session already has a GET stream');
+    openSse(res);
+    sink.get = res;
+    keepAlive(res, session);
+    res.once('close', () => {
+      if (sink.get === res) sink.get = undefined;
+    });
+  }
+
+  function keepAlive(res: ServerResponse, session: Session): void {
+    const timer = setInterval(() => {
+      session.lastSeen = Date.now();
+      res.write(': keep-alive\n\n');
+    }, KEEPALIVE_MS);
+    timer.unref();
+    res.once('close', () => clearInterval(timer));
+  }
+
+  async function remove(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const sid = header(req, 'mcp-session-id');
+    if (sid === undefined)
+      return rpcError(res, 400, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required');
+    const session = gateway.sessions.get(sid);
+    if (!session || legacySinks.has(sid)) return rpcError(res, 404, -32001, 'Session not found');
+    session.sink.close?.();
+    await gateway.closeSession(session);
+    res.writeHead(200).end();
+  }
+
+  function legacyOpen(req: IncomingMessage, res: ServerResponse): void {
+    if (gateway.draining)
+      return rpcError(res, 503, -32001, 'Service Unavailable: the gateway is shutting down');
+    const sink = new StreamSink();
+    const session = gateway.openSession(sink);
+    session.protocolVersion = '2024-11-05';
+    legacySinks.set(session.id, sink);
+    openSse(res);
+    sink.legacy = res;
+    res.write(`event: endpoint\ndata: /messages?sessionId=${session.id}\n\n`);
+    keepAlive(res, session);
+    res.once('close', () => {
+      legacySinks.delete(session.id);
+      void gateway.closeSession(session);
+    });
+  }
+
+  async function legacyPost(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+    const sid = new URLSearchParams(query).get('sessionId') ?? '';
+    const sink = legacySinks.get(sid);
+    const session = sink && gateway.sessions.get(sid);
+    if (!sink || !session) return rpcError(res, 404, -32001, 'Session not found');
+    const body = await readBody(req, settings.maxBodyBytes);
+    if (body === null) return rpcError(res, 413, INVALID_REQUEST, 'Payload Too Large');
+    let value: unknown;
+    try {
+      value = JSON.parse(body);
+    } catch {
+      return rpcError(res, 400, -32700, 'Parse error: the body is not valid JSON');
+    }
+    const checked = checkEnvelope(value);
+    if ('error' in checked) return sendJson(res, 400, checked.error);
+    const m = checked.message;
+    res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
+    session.lastSeen = Date.now();
+    if (isRequest(m)) {
+      const response = await gateway.request({
+        session,
+        request: m,
+        front: 'sse',
+        ...(req.socket.remoteAddress && { clientIp: req.socket.remoteAddress }),
+      });
+      sink.deliver(response);
+    } else if (isResponse(m)) gateway.clientResponse(session, m);
+    else gateway.notification(session, m);
+  }
+
+  const server = createServer(
+    { requestTimeout: 60_000, headersTimeout: 15_000, keepAliveTimeout: 65_000 },
+    (req, res) => {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q < 0 ? url : url.slice(0, q);
+      const done = (p: Promise<void> | void) => {
+        if (p)
+          p.catch((err: unknown) => {
+            gateway.log(`http: ${err instanceof Error ? err.message : String(err)}`);
+            if (!res.headersSent) rpcError(res, 500, -32603, 'Internal error');
+            else res.end();
+          });
+      };
+      if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+      if (path === '/readyz')
+        return gateway.draining
+          ? sendJson(res, 503, { status: 'draining' })
+          : sendJson(res, 200, {
+              status: 'ready',
+              servers: gateway.servers().map((s) => s.name),
+              sessions: gateway.sessions.size,
+            });
+      const addr = server.address() as AddressInfo | null;
+      if (!hostAllowed(req, opts.host, addr?.port ?? opts.port, settings))
+        return rpcError(res, 403, INVALID_REQUEST, 'Forbidden: Host or Origin not allowed');
+      if (path === '/mcp') {
+        if (req.method === 'POST') return done(post(req, res));
+        if (req.method === 'GET') return getStream(req, res);
+        if (req.method === 'DELETE') return done(remove(req, res));
+        res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();
+        return;
+      }
+      if (path === '/sse' && req.method === 'GET') return legacyOpen(req, res);
+      if (path === '/messages' && req.method === 'POST')
+        return done(legacyPost(req, res, q < 0 ? '' : url.slice(q + 1)));
+      sendJson(res, 404, { error: 'not found' });
+    },
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    server,
+    url: `http://${shownHost}:${addr.port}/mcp`,
+    async close() {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      await gateway.shutdown();
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,216 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { SecretNeed, ServerConfig } from '../servers/schema.js';
+import { Identity, type ServerEntry } from './identity.js';
+import type { Notification, Request, Response } from './jsonrpc.js';
+import { launch } from './launch.js';
+import { prefixFor } from './names.js';
+import { compose, type CallContext, type Handler, type Stage } from './pipeline.js';
+import { Router } from './router.js';
+import type { Session, SessionSink } from './session.js';
+import type { GatewaySettings } from './settings.js';
+
+/**
+ * The gateway core, front-agnostic: the servers it may start, the sessions and identities of
+ * its clients, the pipeline every request goes through, idle reaping, reload and draining.
+ */
+export interface ServerRuntime {
+  config: ServerConfig;
+  values: Map<SecretNeed, string>;
+}
+
+export interface GatewayOptions {
+  settings: GatewaySettings;
+  env: NodeJS.ProcessEnv;
+  log(line: string): void;
+  stages?: readonly Stage[];
+}
+
+export class Gateway {
+  readonly settings: GatewaySettings;
+  readonly router: Router;
+  readonly sessions = new Map<string, Session>();
+  readonly identities = new Map<string, Identity>();
+  private entries: ServerEntry[] = [];
+  private fingerprints = new Map<string, string>();
+  private readonly opts: GatewayOptions;
+  private readonly pipeline: Handler;
+  private inFlight = 0;
+  private drained: (() => void) | undefined;
+  private reaper: NodeJS.Timeout | undefined;
+  draining = false;
+
+  constructor(opts: GatewayOptions) {
+    this.opts = opts;
+    this.settings = opts.settings;
+    this.router = new Router({ pageSize: opts.settings.pageSize, log: (l) => opts.log(l) });
+    this.pipeline = compose(opts.stages ?? [], (ctx) => this.router.handle(ctx.session, ctx.request));
+    const every = Math.max(
+      1000,
+      Math.min(30_000, Math.min(opts.settings.sessionIdleMs, opts.settings.upstreamIdleMs) / 4),
+    );
+    this.reaper = setInterval(() => void this.reap(), every);
+    this.reaper.unref();
+  }
+
+  log(line: string): void {
+    this.opts.log(line);
+  }
+
+  /** The servers that can start, in config order. */
+  servers(): readonly ServerEntry[] {
+    return this.entries;
+  }
+
+  /**
+   * Sets the servers (at start and on reload). A server that is new, gone or changed (its config
+   * or its secrets) is stopped in every identity and the sessions told their lists changed; the
+   * others, and every session, carry on.
+   */
+  async setServers(
+    runtimes: readonly ServerRuntime[],
+  ): Promise<{ added: string[]; removed: string[]; changed: string[] }> {
+    const next = new Map<string, string>();
+    for (const r of runtimes) next.set(r.config.name, fingerprint(r));
+    const added = [...next.keys()].filter((n) => !this.fingerprints.has(n));
+    const removed = [...this.fingerprints.keys()].filter((n) => !next.has(n));
+    const changed = [...next.keys()].filter(
+      (n) => this.fingerprints.has(n) && this.fingerprints.get(n) !== next.get(n),
+    );
+    this.fingerprints = next;
+    this.entries = runtimes.map((r) => ({
+      name: r.config.name,
+      prefix: prefixFor(r.config.name, r.config.prefix),
+      eager: r.config.eager,
+      start: () =>
+        launch(r.config, r.values, {
+          env: this.opts.env,
+          log: (l) => this.opts.log(`${r.config.name}: ${l}`),
+        }),
+    }));
+    const stale = [...removed, ...changed];
+    await Promise.all(
+      [...this.identities.values()].flatMap((id) => stale.map((name) => id.stopServer(name))),
+    );
+    if (added.length + stale.length > 0)
+      for (const id of this.identities.values()) {
+        if (id.sessions.size === 0) continue;
+        id.startEager();
+        this.router.listChanged(id, ['tools', 'prompts', 'resources']);
+      }
+    return { added, removed, changed };
+  }
+
+  identity(key: string): Identity {
+    let id = this.identities.get(key);
+    if (!id) {
+      id = new Identity(key, {
+        servers: () => this.entries,
+        log: (l) => this.opts.log(l),
+        fromServer: (identity, up, m) => this.router.fromServer(identity, up, m),
+        listChanged: (identity, kinds) => this.router.listChanged(identity, kinds),
+      });
+      this.identities.set(key, id);
+    }
+    return id;
+  }
+
+  /** A new session; `identityKey` decides which server processes it shares (default: its own). */
+  openSession(
+    sink: SessionSink,
+    opts: { id?: string; identityKey?: string; register?: boolean } = {},
+  ): Session {
+    const id = opts.id ?? randomUUID();
+    const identity = this.identity(opts.identityKey ?? id);
+    const session: Session = {
+      id,
+      identity,
+      sink,
+      protocolVersion: '2025-03-26',
+      clientCapabilities: {},
+      subscriptions: new Set(),
+      lastSeen: Date.now(),
+      closed: false,
+    };
+    identity.sessions.add(session);
+    if (opts.register !== false) this.sessions.set(id, session);
+    return session;
+  }
+
+  async closeSession(session: Session): Promise<void> {
+    if (session.closed) return;
+    session.closed = true;
+    this.sessions.delete(session.id);
+    this.router.sessionClosed(session);
+    const identity = session.identity;
+    identity.sessions.delete(session);
+    if (identity.sessions.size === 0 && identity.key !== 'stateless') {
+      this.identities.delete(identity.key);
+      await identity.close();
+    }
+  }
+
+  /** One client request through the pipeline; counted, so shutdown can wait for it. */
+  async request(ctx: CallContext): Promise<Response> {
+    this.inFlight++;
+    try {
+      return await this.pipeline(ctx);
+    } finally {
+      if (--this.inFlight === 0) this.drained?.();
+    }
+  }
+
+  notification(session: Session, n: Notification): void {
+    session.lastSeen = Date.now();
+    this.router.notification(session, n);
+  }
+
+  clientResponse(session: Session, r: Response): void {
+    session.lastSeen = Date.now();
+    this.router.clientResponse(session, r);
+  }
+
+  cancel(session: Session, req: Request, reason: string): void {
+    this.router.cancel(session, req.id, reason);
+  }
+
+  private async reap(): Promise<void> {
+    const now = Date.now();
+    for (const s of [...this.sessions.values()])
+      if (now - s.lastSeen > this.settings.sessionIdleMs && s.identity.key !== 'stdio') {
+        this.opts.log(
+          `session ${s.id.slice(0, 8)} idle for ${Math.round((now - s.lastSeen) / 1000)}s: closed`,
+        );
+        s.sink.close?.();
+        await this.closeSession(s);
+      }
+    for (const id of this.identities.values())
+      for (const [name, up] of [...id.upstreams])
+        if (up.state === 'ready' && up.inFlight === 0 && now - up.lastUsed > this.settings.upstreamIdleMs)
+          await id.stopServer(name);
+  }
+
+  /** Waits (up to the drain time) for the calls in flight, then stops every server. */
+  async shutdown(): Promise<void> {
+    this.draining = true;
+    if (this.reaper) clearInterval(this.reaper);
+    if (this.inFlight > 0) {
+      await Promise.race([
+        new Promise<void>((r) => (this.drained = r)),
+        new Promise((r) => setTimeout(r, this.settings.drainMs).unref()),
+      ]);
+    }
+    for (const s of [...this.sessions.values()]) {
+      s.sink.close?.();
+      await this.closeSession(s);
+    }
+    await Promise.all([...this.identities.values()].map((id) => id.close()));
+    this.identities.clear();
+  }
+}
+
+/** What makes a running server stale: its config or any of its secret values changed. */
+function fingerprint(r: ServerRuntime): string {
+  const h = createHash('sha256').update(JSON.stringify(r.config));
+  for (const [need, v] of r.values) h.update(`\0${need.name}\0${v}`);
+  return h.digest('hex');
+}
