@@ -318,3 +318,45 @@ describe('gateway --http: reload, idle sessions, shutdown', () => {
     expect(await code).toBe(0);
   });
 });
+
+describe('gateway --http: the stateless revision 2026-07-28', () => {
+  it('serves a v2 SDK client that negotiates 2026-07-28: no session, every request on its own', async () => {
+    const v2 = await import('@modelcontextprotocol/client');
+    const client = new v2.Client({ name: 'modern', version: '1' }, { versionNegotiation: { mode: 'auto' } });
+    const transport = new v2.StreamableHTTPClientTransport(new URL(gw.url));
+    await client.connect(transport);
+    try {
+      expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      expect(transport.sessionId).toBeUndefined();
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toContain('a__whoami');
+      const r = await client.callTool({ name: 'b__log', arguments: { text: 'x' } });
+      expect(textOf(r)).toBe('logged');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('answers a GET without a session with 405 and a header/_meta version mismatch with 400', async () => {
+    const get = await fetch(gw.url, {
+      headers: { accept: 'text/event-stream', 'mcp-protocol-version': '2026-07-28' },
+    });
+    expect(get.status).toBe(405);
+    const mismatch = await fetch(gw.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/list',
+        params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2025-11-25' } },
+      }),
+    });
+    expect(mismatch.status).toBe(400);
+    expect(await mismatch.json()).toMatchObject({ error: { code: -32020 } });
+  });
+});

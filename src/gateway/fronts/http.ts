@@ -44,6 +44,31 @@ const PROTOCOL_VERSION_META_KEY = 'io.modelcontextprotocol/protocolVersion';
 const CLIENT_CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
 const KEEPALIVE_MS = 25_000;
 
+const CACHEABLE = new Set([
+  'tools/list',
+  'prompts/list',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+]);
+
+/**
+ * A result as the 2026-07-28 revision has it: a `resultType` (always "complete": we ask no input
+ * mid-request), cache fields on cacheable results (lists here are per identity and can change,
+ * so private and not to be reused), and our identity in `_meta`.
+ */
+function modernResult(method: string, r: Response): void {
+  const result = r.result;
+  if (!result) return;
+  result.resultType ??= 'complete';
+  if (CACHEABLE.has(method)) {
+    result.ttlMs ??= 0;
+    result.cacheScope ??= 'private';
+  }
+  const meta = (result._meta ??= {}) as Record<string, unknown>;
+  meta[SERVER_INFO_META_KEY] ??= SERVER_INFO;
+}
+
 /** A POST waiting for its response; it becomes an SSE stream if something related comes first. */
 interface Pending {
   res: ServerResponse;
@@ -190,6 +215,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     req: IncomingMessage,
     res: ServerResponse,
     extra: Record<string, string> = {},
+    shape?: (method: string, r: Response) => void,
   ) {
     const acc = accepts(req);
     const pending: Pending = { res, sse: false, acceptsSse: acc.sse };
@@ -205,6 +231,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
       ...(req.socket.remoteAddress && { clientIp: req.socket.remoteAddress }),
     });
     done = true;
+    shape?.(m.method, response);
     if (sink.posts.get(m.id) === pending) sink.posts.delete(m.id);
     if (res.writableEnded || res.destroyed) return;
     if (pending.sse || !acc.json) {
@@ -328,6 +355,9 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
         resultResponse(m.id, {
           supportedVersions: [STATELESS_VERSION, ...PROTOCOL_VERSIONS],
           capabilities: CAPABILITIES,
+          resultType: 'complete',
+          ttlMs: 0,
+          cacheScope: 'private',
           _meta: { [SERVER_INFO_META_KEY]: SERVER_INFO },
         }),
       );
@@ -340,7 +370,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
       stateless().setClientCapabilities(session.clientCapabilities);
     }
     try {
-      await respondTo(session, sink, m, req, res);
+      await respondTo(session, sink, m, req, res, {}, modernResult);
     } finally {
       await gateway.closeSession(session);
     }

@@ -1,0 +1,90 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI } from './helpers/cli.js';
+import { gatewayEnv, upstreams } from './helpers/gateway.js';
+import { tempDir } from './helpers/tmp.js';
+
+/**
+ * `gateway --stdio`, as a desktop client starts it: one session, one identity, and nothing but
+ * JSON-RPC on stdout.
+ */
+function project(config: string) {
+  const dir = tempDir('mcpw-gws-');
+  const path = join(dir, 'mcp-warden.yaml');
+  writeFileSync(path, config);
+  return { dir, path, env: gatewayEnv(dir) };
+}
+
+const textOf = (r: unknown) => (r as { content: { text: string }[] }).content[0]!.text;
+
+describe('gateway --stdio', () => {
+  it('serves the SDK client: merged tools, calls, prompts and resources', async () => {
+    const { dir, path, env } = project(upstreams(['a', 'b!']));
+    const client = new Client({ name: 'desktop', version: '1' });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [CLI, 'gateway', '--stdio', '--config', path],
+        env: env as Record<string, string>,
+        cwd: dir,
+        stderr: 'ignore',
+      }),
+    );
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      // b is unprefixed: its names stay; where they clash with a's, a keeps its prefix anyway.
+      expect(names).toEqual(expect.arrayContaining(['a__whoami', 'whoami', 'sleep', 'a__sleep']));
+      expect(JSON.parse(textOf(await client.callTool({ name: 'whoami' })))).toMatchObject({ label: 'b' });
+      expect(JSON.parse(textOf(await client.callTool({ name: 'a__whoami' })))).toMatchObject({ label: 'a' });
+      const greet = await client.getPrompt({ name: 'greet', arguments: { who: 'y' } });
+      expect(greet.messages[0]!.content).toMatchObject({ text: 'hello y from b' });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('writes only JSON-RPC lines to stdout, and exits 0 when stdin closes', async () => {
+    const { dir, path, env } = project(upstreams(['a']));
+    const child = spawn(process.execPath, [CLI, 'gateway', '--config', path], { env, cwd: dir });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const send = (m: unknown) => child.stdin.write(JSON.stringify(m) + '\n');
+    send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+    });
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    send({
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'a__log', arguments: { text: 'hi' } },
+    });
+    send('not json');
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (out.includes('"id":2')) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 20);
+    });
+    child.stdin.end();
+    const code = await new Promise((r) => child.on('close', r));
+    expect(code, err).toBe(0);
+    const lines = out.trim().split('\n');
+    for (const l of lines) expect(JSON.parse(l)).toMatchObject({ jsonrpc: '2.0' });
+    expect(lines.some((l) => l.includes('"logged"'))).toBe(true);
+    // The upstream's own stderr line reached our stderr, never stdout.
+    expect(err).toMatch(/gateway-upstream a: ready/);
+    expect(out).not.toMatch(/ready/);
+  });
+});
