@@ -57,7 +57,7 @@ describe('gateway: container, Swarm and remote upstreams', () => {
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [CLI, 'gateway', '--stdio', '--config', path],
-      env: env as Record<string, string>,
+      env: env,
       cwd: dir,
       stderr: 'pipe',
     });
