@@ -1,0 +1,334 @@
+#!/usr/bin/env node
+/**
+ * Gateway benchmark: `node bench/gateway.js [--json [FILE]]` (last step of `npm run bench`, which
+ * builds dist/ first). Plain ESM; the peers are devDependencies. The load generator is in
+ * bench/load.js, the fronts' processes in bench/procs.js, the shared helpers in bench/lib.js.
+ * BENCH_GATEWAY_SECONDS (5) and BENCH_GATEWAY_WARMUP (1) set the run lengths.
+ *
+ * The fronts, each a child process on a free 127.0.0.1 port, each fronting the same stdio server
+ * (bench/echo-server.mjs: the SDK's McpServer with one `echo` tool), each over Streamable HTTP at
+ * /mcp with a session per client (protocol 2025-06-18):
+ *  - mcp-warden gateway: `mcp-warden gateway --http --port P --config F`, F naming the echo server
+ *    (its tool is found with tools/list: the one whose name ends with "echo"). Without client
+ *    authentication every session is its own identity, so it too runs a child per session, started
+ *    on first use. Skipped, with a line saying so, while `mcp-warden gateway --help` fails.
+ *  - mcp-proxy: `--server stream` (Streamable HTTP only; sessions are its default, `--stateless`
+ *    would drop them). One SDK Server per session, all forwarding through one SDK Client to one
+ *    shared child. Its defaults otherwise (event store on).
+ *  - supergateway: `--outputTransport streamableHttp --stateful`. Stateful is the mode with
+ *    sessions; it spawns one child per session (stateless spawns one per request, which would
+ *    measure node start-up, not the gateway). It listens on all interfaces: it has no host flag.
+ *  - the floor: the echo server on a stdio pipe, no HTTP, no front.
+ *
+ * For each: C clients (1, then 16), each with its own keep-alive connection (raw HTTP/1.1 on a
+ * socket: see load.js for why not node:http) and its own session (initialize,
+ * notifications/initialized, mcp-session-id, tools/list), call the echo tool in a loop, one call
+ * in flight each, a text no other call uses; every answer must carry the request's id and the
+ * same text. WARMUP seconds discarded (every client calls at least once, so lazily started
+ * upstreams are up), then SECONDS measured: requests per
+ * second, p50 and p99 latency, failed or wrong answers, and the front's CPU per call (utime+stime
+ * of its process tree from /proc, less noisy than wall time on a shared machine). Then, on a fresh
+ * process of each front, RSS of its process tree (VmRSS summed over /proc, and PSS, which does not
+ * count shared pages once per process) before and after opening IDLE idle sessions (initialize and
+ * notifications/initialized only: a front that starts its upstream on first use has none yet).
+ *
+ * The load generator runs in this process, on the main thread, the fronts in their own. This
+ * machine has 2 cores: a front, its echo child and the load generator already compete for them,
+ * and a worker thread or a separate process would take the same CPU (the driver is idle while a
+ * run lasts), add a hop to collect the latencies, and change nothing for the comparison: every
+ * front gets the same generator, and the floor shows what the generator and the echo server cost
+ * on their own. Its own CPU per call is printed so the share it takes is visible.
+ *
+ * Exit status is 1 on a wrong or failed answer from the gateway or the floor, or a front that
+ * does not start; a missed performance target prints FAIL but exits 0 (the machine is noisy).
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, NODE, ROOT, benchDirs, check, finish, log, pct, progress, rows } from './lib.js';
+import { cpuMs, memory, sleep, start, stop } from './procs.js';
+import { PROTOCOL, connection, drive, echoTool, httpSession, stdioServer } from './load.js';
+
+const SECONDS = Number(process.env.BENCH_GATEWAY_SECONDS ?? 5),
+  WARMUP = Number(process.env.BENCH_GATEWAY_WARMUP ?? 1),
+  CLIENTS = [1, 16],
+  IDLE = 100;
+const ECHO = join(ROOT, 'bench/echo-server.mjs');
+const jsonAt = process.argv.indexOf('--json');
+const jsonOut =
+  jsonAt < 0 ? undefined : process.argv[jsonAt + 1]?.replace(/^--.*/, '') || 'bench-gateway.json';
+/** BENCH_GATEWAY_ONLY=mcp-proxy,floor runs those only (while working on the bench). */
+const only = process.env.BENCH_GATEWAY_ONLY?.split(',');
+
+const { tmp, cwd, dir, baseEnv } = benchDirs('mcp-warden-bench-gw-');
+const env = { ...baseEnv, MCP_WARDEN_HOME: dir('home') };
+const gatewayConfig = join(tmp, 'gateway.yaml');
+// JSON is YAML: no yaml package needed here.
+writeFileSync(gatewayConfig, JSON.stringify({ servers: { echo: { command: NODE, args: [ECHO] } } }) + '\n');
+
+const FRONTS = [
+  {
+    name: 'mcp-warden',
+    ours: true,
+    mode: 'gateway --http, no auth: a child per session, on first use',
+    argv: (port) => [
+      NODE,
+      CLI,
+      'gateway',
+      '--http',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      port,
+      '--config',
+      gatewayConfig,
+    ],
+    health: '/healthz',
+  },
+  {
+    name: 'mcp-proxy',
+    mode: '--server stream, stateful (default), one shared child',
+    argv: (port) => [
+      NODE,
+      join(ROOT, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs'),
+      ...['--host', '127.0.0.1', '--port', port, '--server', 'stream', '--', NODE, ECHO],
+    ],
+  },
+  {
+    name: 'supergateway',
+    mode: 'streamableHttp --stateful, a child per session',
+    argv: (port) => [
+      NODE,
+      join(ROOT, 'node_modules/supergateway/dist/index.js'),
+      ...['--stdio', `'${NODE}' '${ECHO}'`, '--outputTransport', 'streamableHttp', '--stateful'],
+      ...['--port', port, '--logLevel', 'none', '--healthEndpoint', '/healthz'],
+    ],
+    health: '/healthz',
+  },
+];
+
+// --- measurements --------------------------------------------------------------------------------
+
+/** `n` HTTP sessions, each on its own keep-alive connection. */
+async function openSessions(port, n) {
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const conn = connection(port);
+      const s = await httpSession(conn);
+      return { ...s, close: () => s.close().finally(conn.close) };
+    }),
+  );
+}
+
+/** Warm-up, then the measured run, at each of CLIENTS; `open(n)` makes the sessions, `root` is the front's pid. */
+async function load(label, open, root) {
+  const out = {};
+  for (const c of CLIENTS) {
+    progress(`  ${label}: ${c} client(s), opening sessions`, true);
+    const sessions = await open(c);
+    // Every client lists the tools first, as a real one does; all must find the same echo tool.
+    const tools = await Promise.all(sessions.map(echoTool));
+    const tool = tools[0];
+    if (tools.some((t) => t !== tool)) throw new Error(`${label}: sessions see different tools: ${tools}`);
+    progress(`  ${label}: ${c} client(s), ${WARMUP} s warm-up + ${SECONDS} s (tool ${tool})`, true);
+    await drive(sessions, tool, WARMUP);
+    const cpu0 = cpuMs(root),
+      own0 = process.cpuUsage();
+    const r = await drive(sessions, tool, SECONDS);
+    const own = process.cpuUsage(own0),
+      front = cpuMs(root, cpu0);
+    await Promise.all(sessions.map((s) => s.close()));
+    await sleep(200); // let the fronts stop the closed sessions' children before the next run
+    out[c] = {
+      perSec: r.perSec,
+      p50: pct(r.lat, 0.5),
+      p99: pct(r.lat, 0.99),
+      ok: r.ok,
+      failed: r.failed,
+      wrong: r.wrong,
+      errors: r.errors,
+      frontCpuUs: (front.ms * 1000) / Math.max(r.ok, 1),
+      benchCpuUs: (own.user + own.system) / Math.max(r.ok, 1),
+    };
+    for (const e of r.errors) log(`    ${label}, ${c} client(s): ${e}`);
+  }
+  return out;
+}
+
+/** RSS of a fresh `front` before and after IDLE sessions (opened over 8 connections, then left idle). */
+async function idle(front) {
+  const p = await start(front, { cwd, env });
+  try {
+    await sleep(300);
+    const before = memory(p.pid);
+    progress(`  ${front.name}: opening ${IDLE} idle sessions`, true);
+    const conns = Array.from({ length: 8 }, () => connection(p.port));
+    let opened = 0;
+    await Promise.all(
+      conns.map(async (conn) => {
+        while (opened < IDLE) {
+          opened++;
+          await httpSession(conn);
+        }
+      }),
+    );
+    await sleep(1000);
+    const after = memory(p.pid);
+    for (const c of conns) c.close();
+    return { sessions: opened, before, after };
+  } finally {
+    await stop(p);
+  }
+}
+
+/** One front: the load runs on one process, the idle sessions on a fresh one. */
+async function measureFront(front) {
+  log(`\n## ${front.name} (${front.mode})`);
+  const t0 = performance.now();
+  const p = await start(front, { cwd, env });
+  let runs;
+  try {
+    runs = await load(front.name, (n) => openSessions(p.port, n), p.pid);
+  } finally {
+    await stop(p);
+  }
+  const runsS = (performance.now() - t0) / 1000;
+  const r = { name: front.name, mode: front.mode, ours: front.ours === true, runs, idle: await idle(front) };
+  log(
+    `  took ${runsS.toFixed(0)} s for the runs, ${((performance.now() - t0) / 1000 - runsS).toFixed(0)} s for the idle sessions`,
+  );
+  return r;
+}
+
+async function measureFloor() {
+  log('\n## floor (the echo server on a stdio pipe, no front)');
+  const server = await stdioServer([NODE, ECHO]);
+  try {
+    // Its "front CPU" is the echo server's alone; a front's includes its echo child(ren).
+    const sessions = (n) => Promise.all(Array.from({ length: n }, server.session));
+    const runs = await load('floor', sessions, server.pid);
+    return { name: 'floor (stdio)', mode: 'JSON-RPC lines on a pipe', floor: true, runs };
+  } finally {
+    await server.stop();
+  }
+}
+
+// --- report --------------------------------------------------------------------------------------
+
+const f0 = (x) => (x === undefined ? '-' : x.toFixed(0));
+const f2 = (x) => (x === undefined ? '-' : x.toFixed(2));
+const mb = (m) => `${m.rssMb.toFixed(0)} MB (PSS ${m.pssMb.toFixed(0)}), ${m.procs} proc`;
+
+function report(results, skipped) {
+  const [lo, hi] = CLIENTS;
+  log(`\n## Results (${SECONDS} s per run after ${WARMUP} s warm-up; latency in ms)\n`);
+  log(
+    `| front | ${lo} client req/s | p50 | p99 | ${hi} clients req/s | p50 | p99 | failed/wrong | front CPU µs/call @${hi} | RSS idle, then with ${IDLE} idle sessions |`,
+  );
+  log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const a = r.runs[lo],
+      b = r.runs[hi];
+    const bad = a.failed + b.failed + a.wrong + b.wrong;
+    const mem = r.idle ? `${mb(r.idle.before)} → ${mb(r.idle.after)}` : '-';
+    log(
+      `| ${r.name} | ${f0(a.perSec)} | ${f2(a.p50)} | ${f2(a.p99)} | ${f0(b.perSec)} | ${f2(b.p50)} | ${f2(b.p99)} | ${bad} | ${f0(b.frontCpuUs)} | ${mem} |`,
+    );
+  }
+  if (skipped) log(`| mcp-warden | skipped: ${skipped} |`);
+  const bench = results.map((r) => `${r.name} ${f0(r.runs[hi].benchCpuUs)}`).join(', ');
+  log(`\nload generator CPU µs/call @${hi}: ${bench}`);
+
+  const peers = results.filter((r) => !r.ours && !r.floor);
+  const ours = results.find((r) => r.ours);
+  const best = (pick) => peers.reduce((a, r) => (a === undefined || pick(r, a) ? r : a), undefined);
+  const fast = best((r, a) => r.runs[hi].perSec > a.runs[hi].perSec);
+  const quick = best((r, a) => r.runs[lo].p50 < a.runs[lo].p50);
+  const small = best((r, a) => r.idle.after.rssMb < a.idle.after.rssMb);
+  if (fast === undefined) return;
+  const row = (metric, ourValue, peer, peerValue, fmt, target, pass) => {
+    const ratio = ourValue === undefined ? '-' : `${(ourValue / peerValue).toFixed(2)}x`;
+    rows.push([
+      metric,
+      ourValue === undefined ? 'skipped' : fmt(ourValue),
+      `${fmt(peerValue)} (${peer.name})`,
+      ratio,
+      target,
+      ourValue === undefined || pass === undefined ? '-' : pass(ourValue / peerValue) ? 'PASS' : 'FAIL',
+    ]);
+  };
+  const bad = (r) => Object.values(r.runs).reduce((s, x) => s + x.failed + x.wrong, 0);
+  row(`req/s, ${hi} clients`, ours?.runs[hi].perSec, fast, fast.runs[hi].perSec, f0, '>= 2x', (x) => x >= 2);
+  row(
+    `p50 latency ms, ${lo} client`,
+    ours?.runs[lo].p50,
+    quick,
+    quick.runs[lo].p50,
+    f2,
+    '<= 0.5x',
+    (x) => x <= 0.5,
+  );
+  row(`RSS MB, ${IDLE} idle sessions`, ours?.idle.after.rssMb, small, small.idle.after.rssMb, f0, '(report)');
+  rows.push([
+    'failed or wrong answers',
+    ours ? String(bad(ours)) : 'skipped',
+    peers.map((p) => `${p.name} ${bad(p)}`).join(', '),
+    '-',
+    '0',
+    ours ? (bad(ours) === 0 ? 'PASS' : 'FAIL') : '-',
+  ]);
+}
+
+async function main() {
+  log('# mcp-warden gateway bench\n');
+  log(
+    `node ${process.version}, ${process.platform}/${process.arch}, protocol ${PROTOCOL}; echo server ${ECHO.slice(ROOT.length)}`,
+  );
+  const results = [];
+  let skipped;
+  for (const front of FRONTS) {
+    if (only && !only.includes(front.name)) continue;
+    if (front.ours) {
+      const help = spawnSync(NODE, [CLI, 'gateway', '--help'], { cwd, env, encoding: 'utf8' });
+      if (help.status !== 0) {
+        skipped = `\`mcp-warden gateway --help\` failed (exit ${help.status}: ${(help.stderr || help.stdout).trim().split('\n')[0]})`;
+        log(`\n## mcp-warden: SKIPPED, ${skipped}; measuring the peers and the floor only`);
+        continue;
+      }
+    }
+    try {
+      const r = await measureFront(front);
+      results.push(r);
+      const bad = Object.values(r.runs).reduce((s, x) => s + x.failed + x.wrong, 0);
+      if (front.ours) check(bad === 0, `mcp-warden gateway: ${bad} failed or wrong answers`);
+      else if (bad > 0) log(`  note: ${front.name} gave ${bad} failed or wrong answers`);
+    } catch (err) {
+      check(false, `${front.name}: ${err.message}`);
+    }
+  }
+  if (!only || only.includes('floor')) {
+    const floor = await measureFloor();
+    const bad = Object.values(floor.runs).reduce((s, x) => s + x.failed + x.wrong, 0);
+    check(
+      bad === 0,
+      `floor: ${bad} failed or wrong answers (the load generator or the echo server is wrong)`,
+    );
+    results.push(floor);
+  }
+  report(results, skipped);
+  if (jsonOut) {
+    const out = {
+      node: process.version,
+      protocol: PROTOCOL,
+      seconds: SECONDS,
+      warmup: WARMUP,
+      idle: IDLE,
+      skipped,
+      results,
+    };
+    writeFileSync(jsonOut, JSON.stringify(out, null, 2) + '\n');
+    log(`\nwrote ${jsonOut}`);
+  }
+}
+
+await finish(main, tmp);
