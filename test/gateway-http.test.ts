@@ -267,11 +267,35 @@ describe('gateway --http: reload, idle sessions, shutdown', () => {
       await eventually(() => changed > 0);
       expect(await allTools(client)).toContain('c__whoami');
       expect(await pid()).toBe(before);
+      // A changed server is restarted with its new config; a removed one leaves the list.
+      const changedConfig = upstreams(['a']).replace(/(args: \[[^\]]*), a\]/, '$1, a2]');
+      expect(changedConfig).toContain('a2]');
+      writeFileSync(own.config, changedConfig);
+      await eventually(() => /changed a/.test(own.stderr()));
+      const who = JSON.parse(textOf(await client.callTool({ name: 'a__whoami' }))) as {
+        pid: number;
+        label: string;
+      };
+      expect(who.label).toBe('a2');
+      expect(who.pid).not.toBe(before);
+      expect(await allTools(client)).not.toContain('c__whoami');
       // And SIGHUP reloads too; a broken config is refused and the running one kept.
       writeFileSync(own.config, 'servers: [not a mapping\n');
       own.proc.kill('SIGHUP');
       await eventually(() => /config reload failed/.test(own.stderr()));
-      expect(await pid()).toBe(before);
+      expect(await pid()).toBe(who.pid);
+      await client.close();
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it('starts a server marked start: eager when a client connects, before any call', async () => {
+    const own = await startGateway(upstreams(['a']).replace('    args:', '    start: eager\n    args:'));
+    try {
+      const client = new Client({ name: 'eager', version: '1' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(own.url)));
+      await eventually(() => /gateway-upstream a: ready/.test(own.stderr()));
       await client.close();
     } finally {
       await own.stop();

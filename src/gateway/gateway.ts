@@ -129,6 +129,7 @@ export class Gateway {
       clientCapabilities: {},
       subscriptions: new Set(),
       lastSeen: Date.now(),
+      busy: 0,
       closed: false,
     };
     identity.sessions.add(session);
@@ -152,9 +153,12 @@ export class Gateway {
   /** One client request through the pipeline; counted, so shutdown can wait for it. */
   async request(ctx: CallContext): Promise<Response> {
     this.inFlight++;
+    ctx.session.busy++;
     try {
       return await this.pipeline(ctx);
     } finally {
+      ctx.session.busy--;
+      ctx.session.lastSeen = Date.now();
       if (--this.inFlight === 0) this.drained?.();
     }
   }
@@ -176,7 +180,7 @@ export class Gateway {
   private async reap(): Promise<void> {
     const now = Date.now();
     for (const s of [...this.sessions.values()])
-      if (now - s.lastSeen > this.settings.sessionIdleMs && s.identity.key !== 'stdio') {
+      if (s.busy === 0 && now - s.lastSeen > this.settings.sessionIdleMs && s.identity.key !== 'stdio') {
         this.opts.log(
           `session ${s.id.slice(0, 8)} idle for ${Math.round((now - s.lastSeen) / 1000)}s: closed`,
         );

@@ -26,5 +26,7 @@ export interface Session {
   /** Resource URIs (as exposed) this session subscribed to. */
   readonly subscriptions: Set<string>;
   lastSeen: number;
+  /** Requests of this session in the pipeline now: a busy session is never idle. */
+  busy: number;
   closed: boolean;
 }
