@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -94,10 +94,6 @@ describe('conformance suite: the fixture server directly (Streamable HTTP)', () 
   });
 });
 
-/** `mcp-warden gateway` exists once the gateway engineer's work lands in the built CLI. */
-const gatewayExists =
-  spawnSync(process.execPath, [CLI, 'gateway', '--help'], { stdio: 'ignore' }).status === 0;
-
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -121,63 +117,65 @@ async function waitForHttp(url: string, ms = 15_000): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Through the gateway. GATEWAY ENGINEER: remove the skipIf guard once `gateway` is in the CLI,
-// and adjust the endpoint path, readiness check or config below if the gateway differs.
+// Through the gateway: the fixture as a stdio upstream, unprefixed so the suite's names hold.
 // ---------------------------------------------------------------------------------------------
-describe.skipIf(!gatewayExists)(
-  'conformance suite: through the gateway (fixture as a stdio upstream)',
-  () => {
-    let direct: ScenarioResult[];
-    let gatewayed: ScenarioResult[];
-    let table: string;
-    let dir: string | undefined;
-    let gateway: ChildProcess | undefined;
-    // Cleanup registers here: vitest ignores an afterAll added while a beforeAll runs.
-    afterAll(async () => {
-      if (gateway) await stop(gateway);
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    });
+describe('conformance suite: through the gateway (fixture as a stdio upstream)', () => {
+  let direct: ScenarioResult[];
+  let gatewayed: ScenarioResult[];
+  let table: string;
+  let dir: string | undefined;
+  let gateway: ChildProcess | undefined;
+  // Cleanup registers here: vitest ignores an afterAll added while a beforeAll runs.
+  afterAll(async () => {
+    if (gateway) await stop(gateway);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
-    beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'mcpw-conformance-'));
-      const config = join(dir, 'mcp-warden.yaml');
-      writeFileSync(
-        config,
-        [
-          'servers:',
-          '  conformance:',
-          '    command: node',
-          `    args: [${JSON.stringify(FIXTURE)}]`,
-          '    prefix: false',
-          '',
-        ].join('\n'),
-      );
-      const port = await freePort();
-      gateway = spawn(
-        process.execPath,
-        [CLI, 'gateway', '--http', '--port', String(port), '--config', config],
-        {
-          cwd: dir,
-          env: { PATH: process.env.PATH, HOME: dir, MCP_WARDEN_HOME: join(dir, 'home') },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        },
-      );
-      let stderr = '';
-      gateway.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      const url = `http://127.0.0.1:${port}/mcp`;
-      await waitForHttp(url).catch((err: Error) => {
-        throw new Error(`${err.message}; gateway stderr: ${stderr}`);
-      });
-      direct = await runDirect();
-      gatewayed = await runSuite(url, SUITE);
-      table = `direct:\n${formatTable(direct)}\n\nthrough the gateway:\n${formatTable(gatewayed)}\n\ngateway stderr:\n${stderr}`;
-    }, SUITE_TIMEOUT);
-
-    it('passes every scenario that passes directly', () => {
-      const passedDirectly = names(direct, 'pass');
-      expect(passedDirectly.length, table).toBeGreaterThan(0);
-      const lost = passedDirectly.filter((s) => !names(gatewayed, 'pass').includes(s));
-      expect(lost, table).toEqual([]);
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mcpw-conformance-'));
+    const config = join(dir, 'mcp-warden.yaml');
+    writeFileSync(
+      config,
+      [
+        'servers:',
+        '  conformance:',
+        '    command: node',
+        `    args: [${JSON.stringify(FIXTURE)}]`,
+        '    prefix: false',
+        '',
+      ].join('\n'),
+    );
+    const port = await freePort();
+    gateway = spawn(
+      process.execPath,
+      [CLI, 'gateway', '--http', '--port', String(port), '--config', config],
+      {
+        cwd: dir,
+        env: { PATH: process.env.PATH, HOME: dir, MCP_WARDEN_HOME: join(dir, 'home') },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    gateway.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const url = `http://127.0.0.1:${port}/mcp`;
+    await waitForHttp(url).catch((err: Error) => {
+      throw new Error(`${err.message}; gateway stderr: ${stderr}`);
     });
-  },
-);
+    direct = await runDirect();
+    gatewayed = await runSuite(url, SUITE);
+    table = `direct:\n${formatTable(direct)}\n\nthrough the gateway:\n${formatTable(gatewayed)}\n\ngateway stderr:\n${stderr}`;
+  }, SUITE_TIMEOUT);
+
+  it('passes every scenario that passes directly', () => {
+    // Both results side by side in the test log, for the record.
+    const through = new Map(gatewayed.map((r) => [r.scenario, r]));
+    const rows = direct.map(
+      (r) => `${r.scenario.padEnd(34)} ${r.status.padEnd(7)} ${through.get(r.scenario)?.status ?? 'missing'}`,
+    );
+    console.log(['scenario'.padEnd(34) + ' direct  gateway', ...rows].join('\n'));
+    const passedDirectly = names(direct, 'pass');
+    expect(passedDirectly.length, table).toBeGreaterThan(0);
+    const lost = passedDirectly.filter((s) => !names(gatewayed, 'pass').includes(s));
+    expect(lost, table).toEqual([]);
+  });
+});
