@@ -19,6 +19,8 @@ on stderr.
                  2026-07-28 stateless), legacy HTTP+SSE at /sse and /messages, /healthz, /readyz
   --host H       bind address (default 127.0.0.1, or gateway.http.host)
   --port P       port (default 8811, or gateway.http.port; 0 picks a free one)
+  --config F     config file (default ./mcp-warden.yaml, then $XDG_CONFIG_HOME/mcp-warden/config.yaml)
+  --env E        the environment whose providers to read secrets from
   --allow-unauthenticated
                  allow a non-loopback bind (client authentication is not built yet)
 
