@@ -177,6 +177,27 @@ describe('gateway --http: upstreams per identity', () => {
     expect([a1.counter, a2.counter, b1.counter]).toEqual([1, 2, 1]);
   });
 
+  it('runs one copy for everybody of a server marked share: true', async () => {
+    const own = await startGateway(upstreams(['a']).replace('    args:', '    share: true\n    args:'));
+    try {
+      const pids = [];
+      for (let i = 0; i < 2; i++) {
+        const client = new Client({ name: `shared-${i}`, version: '1' });
+        await client.connect(new StreamableHTTPClientTransport(new URL(own.url)));
+        const r = JSON.parse(textOf(await client.callTool({ name: 'a__whoami' }))) as {
+          pid: number;
+          counter: number;
+        };
+        pids.push(r.pid);
+        expect(r.counter).toBe(i + 1); // the state is shared: that is what the option means
+        await client.close();
+      }
+      expect(pids[0]).toBe(pids[1]);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('answers every call in flight at once when the server crashes, then restarts it', async () => {
     const client = await connect();
     const before = JSON.parse(textOf(await client.callTool({ name: 'a__whoami' }))) as { pid: number };

@@ -70,6 +70,7 @@ describe('upstream restart backoff', () => {
       network: false,
       disabled: false,
       eager: false,
+      shared: false,
       needs: [],
     };
     const up = new Upstream({

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { SecretNeed, ServerConfig } from '../servers/schema.js';
-import { Identity, type ServerEntry } from './identity.js';
+import { Identity, SHARED, type ServerEntry } from './identity.js';
 import type { Notification, Request, Response } from './jsonrpc.js';
 import { launch } from './launch.js';
 import { prefixFor } from './names.js';
@@ -42,7 +42,12 @@ export class Gateway {
   constructor(opts: GatewayOptions) {
     this.opts = opts;
     this.settings = opts.settings;
-    this.router = new Router({ pageSize: opts.settings.pageSize, log: (l) => opts.log(l) });
+    this.router = new Router({
+      pageSize: opts.settings.pageSize,
+      log: (l) => opts.log(l),
+      shared: () => this.identity(SHARED),
+      identities: () => [...this.identities.values()].filter((id) => !id.isShared),
+    });
     this.pipeline = compose(opts.stages ?? [], (ctx) => this.router.handle(ctx.session, ctx.request));
     const every = Math.max(
       1000,
@@ -81,6 +86,7 @@ export class Gateway {
       name: r.config.name,
       prefix: prefixFor(r.config.name, r.config.prefix),
       eager: r.config.eager,
+      shared: r.config.shared,
       start: () =>
         launch(r.config, r.values, {
           env: this.opts.env,
@@ -108,6 +114,7 @@ export class Gateway {
         log: (l) => this.opts.log(l),
         fromServer: (identity, up, m) => this.router.fromServer(identity, up, m),
         listChanged: (identity, kinds) => this.router.listChanged(identity, kinds),
+        shared: () => this.identity(SHARED),
       });
       this.identities.set(key, id);
     }
@@ -144,7 +151,7 @@ export class Gateway {
     this.router.sessionClosed(session);
     const identity = session.identity;
     identity.sessions.delete(session);
-    if (identity.sessions.size === 0 && identity.key !== 'stateless') {
+    if (identity.sessions.size === 0 && identity.key !== 'stateless' && !identity.isShared) {
       this.identities.delete(identity.key);
       await identity.close();
     }

@@ -14,6 +14,8 @@ export interface ServerEntry {
   name: string;
   prefix: string | null;
   eager: boolean;
+  /** `share: true`: one process for every identity (a stateless server; state would mix). */
+  shared: boolean;
   start: () => Promise<Channel>;
 }
 
@@ -25,7 +27,12 @@ export interface IdentityHost {
   fromServer(identity: Identity, upstream: Upstream, message: Request | Notification): void;
   /** A server came, went, or changed a list: tell this identity's sessions. */
   listChanged(identity: Identity, kinds: readonly ListKind[]): void;
+  /** The identity that owns the servers every identity shares. */
+  shared(): Identity;
 }
+
+/** Which identity an upstream belongs to (the shared identity for a shared server). */
+export const ownerOf = new WeakMap<Upstream, Identity>();
 
 export type ListKind = 'tools' | 'prompts' | 'resources';
 
@@ -57,6 +64,9 @@ const LIST = {
 
 type CachedKind = keyof typeof LIST;
 
+/** The key of the identity that owns shared servers. */
+export const SHARED = '(shared)';
+
 export class Identity {
   readonly key: string;
   readonly sessions = new Set<Session>();
@@ -86,11 +96,13 @@ export class Identity {
     return this.host.servers().find((s) => s.name === server);
   }
 
+  /** This identity's copy of the server (started or not); for a shared server, the one copy. */
   upstream(server: string): Upstream | undefined {
     let up = this.upstreams.get(server);
     if (up) return up;
     const entry = this.entry(server);
     if (!entry) return undefined;
+    if (entry.shared && !this.isShared) return this.host.shared().upstream(server);
     up = new Upstream({
       name: server,
       start: entry.start,
@@ -100,12 +112,20 @@ export class Identity {
         state: (u, state, why) => this.upstreamState(u, state, why),
       },
     });
+    ownerOf.set(up, this);
     this.upstreams.set(server, up);
     return up;
   }
 
+  get isShared(): boolean {
+    return this.key === SHARED;
+  }
+
   /** What we tell a server its client supports: only what our client can really do. */
   private upstreamCapabilities(): Record<string, unknown> {
+    // A shared server serves clients of every kind: the router checks each request it sends
+    // against the capabilities of the session it goes to.
+    if (this.isShared) return { sampling: {}, elicitation: {}, roots: { listChanged: true } };
     const out: Record<string, unknown> = {};
     for (const k of ['sampling', 'elicitation', 'roots'] as const)
       if (this.clientCapabilities[k] !== undefined) out[k] = this.clientCapabilities[k];

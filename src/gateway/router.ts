@@ -1,4 +1,4 @@
-import type { Identity, InFlight, ListKind } from './identity.js';
+import { ownerOf, type Identity, type InFlight, type ListKind } from './identity.js';
 import {
   INVALID_PARAMS,
   METHOD_NOT_FOUND,
@@ -45,6 +45,9 @@ interface ServerRequest {
 export interface RouterOptions {
   pageSize: number;
   log(line: string): void;
+  /** The identity owning shared servers, and every identity (a shared server reaches them all). */
+  shared(): Identity;
+  identities(): Iterable<Identity>;
 }
 
 const LIST_METHODS: Record<string, { kind: 'tools' | 'prompts' | 'resources' | 'templates'; field: string }> =
@@ -77,7 +80,10 @@ export class Router {
         const kind = req.method === 'tools/call' ? 'tools' : 'prompts';
         if (typeof params.name !== 'string')
           return errorResponse(req.id, INVALID_PARAMS, 'params.name must be a string');
-        const target = await identity.resolveName(kind, params.name);
+        // The table answers without a wait once the client has listed; else it is rebuilt.
+        const target =
+          (kind === 'tools' ? identity.tools : identity.prompts).get(params.name) ??
+          (await identity.resolveName(kind, params.name));
         if (!target)
           return errorResponse(
             req.id,
@@ -175,9 +181,11 @@ export class Router {
 
   /** Sends a request to the server `target` names and answers with its response, id restored. */
   async forward(session: Session, req: Request, target: Target, params: Params): Promise<Response> {
-    const identity = session.identity;
-    const up = await identity.ready(target.server);
+    const running = session.identity.upstream(target.server);
+    const up = running?.state === 'ready' ? running : await session.identity.ready(target.server);
     if (!up) return errorResponse(req.id, -32001, `server "${target.server}" is not available`);
+    // In-flight calls are kept by the server's owner, which is who hears from the server.
+    const identity = ownerOf.get(up)!;
     const entry: InFlight = {
       session,
       clientId: req.id,
@@ -218,20 +226,21 @@ export class Router {
 
   /** The client cancelled a request (or went away before its answer). */
   cancel(session: Session, clientId: Id, reason?: string): void {
-    for (const byId of session.identity.inFlight.values()) {
-      for (const e of byId.values()) {
-        if (e.session !== session || e.clientId !== clientId) continue;
-        session.identity.untrack(e);
-        e.upstream.notify({
-          jsonrpc: '2.0',
-          method: 'notifications/cancelled',
-          params: { requestId: e.upstreamId, ...(reason !== undefined && { reason }) },
-        });
-        e.upstream.abandon(e.upstreamId);
-        e.settle(errorResponse(clientId, REQUEST_CANCELLED, reason ?? 'Request cancelled'));
-        return;
+    for (const owner of [session.identity, this.opts.shared()])
+      for (const byId of owner.inFlight.values()) {
+        for (const e of byId.values()) {
+          if (e.session !== session || e.clientId !== clientId) continue;
+          owner.untrack(e);
+          e.upstream.notify({
+            jsonrpc: '2.0',
+            method: 'notifications/cancelled',
+            params: { requestId: e.upstreamId, ...(reason !== undefined && { reason }) },
+          });
+          e.upstream.abandon(e.upstreamId);
+          e.settle(errorResponse(clientId, REQUEST_CANCELLED, reason ?? 'Request cancelled'));
+          return;
+        }
       }
-    }
   }
 
   /** A client notification: cancellation is mapped; roots changes go to every server. */
@@ -244,6 +253,7 @@ export class Router {
     }
     if (n.method === 'notifications/roots/list_changed')
       for (const up of session.identity.upstreams.values()) up.notify(n);
+    // (A shared server is not told: one client's roots are not the others'.)
     // notifications/initialized and anything else: nothing to route.
   }
 
@@ -274,14 +284,18 @@ export class Router {
       case 'notifications/tools/list_changed':
       case 'notifications/prompts/list_changed':
       case 'notifications/resources/list_changed':
-        identity.invalidate(up.name);
-        this.listChanged(identity, [m.method.split('/')[1] as ListKind]);
+        for (const id of this.reached(identity)) {
+          id.invalidate(up.name);
+          this.listChanged(id, [m.method.split('/')[1] as ListKind]);
+        }
         return;
       case 'notifications/resources/updated': {
         if (typeof params.uri !== 'string') return;
-        const uri = identity.exposedUri(up.name, params.uri);
-        const out = uri === params.uri ? m : { ...m, params: { ...params, uri } };
-        for (const s of identity.sessions) if (!s.closed && s.subscriptions.has(uri)) s.sink.deliver(out);
+        for (const id of this.reached(identity)) {
+          const uri = id.exposedUri(up.name, params.uri);
+          const out = uri === params.uri ? m : { ...m, params: { ...params, uri } };
+          for (const s of id.sessions) if (!s.closed && s.subscriptions.has(uri)) s.sink.deliver(out);
+        }
         return;
       }
       case 'notifications/cancelled': {
@@ -297,7 +311,9 @@ export class Router {
         // Logging and the rest: to the request it is working on, else to the identity's sessions.
         const entry = identity.newestInFlight(up);
         if (entry) entry.session.sink.deliver(m, entry.clientId);
-        else for (const s of identity.sessions) if (!s.closed) s.sink.deliver(m);
+        else
+          for (const id of this.reached(identity))
+            for (const s of id.sessions) if (!s.closed) s.sink.deliver(m);
       }
     }
   }
@@ -305,7 +321,7 @@ export class Router {
   private serverRequest(identity: Identity, up: Upstream, m: Request): void {
     if (m.method === 'ping') return up.respond(m.id, resultResponse(m.id, {}));
     const entry = identity.newestInFlight(up);
-    const session = entry?.session ?? identity.latestSession();
+    const session = entry?.session ?? (identity.isShared ? undefined : identity.latestSession());
     const capability = m.method.startsWith('sampling/')
       ? 'sampling'
       : m.method.startsWith('elicitation/')
@@ -329,6 +345,11 @@ export class Router {
     }
   }
 
+  /** The identities a server's message concerns: its owner, or all of them for a shared one. */
+  private reached(owner: Identity): Iterable<Identity> {
+    return owner.isShared ? this.opts.identities() : [owner];
+  }
+
   listChanged(identity: Identity, kinds: readonly ListKind[]): void {
     for (const kind of kinds) {
       const n: Notification = { jsonrpc: '2.0', method: `notifications/${kind}/list_changed` };
@@ -343,8 +364,9 @@ export class Router {
       this.serverRequests.delete(gid);
       pending.upstream.respond(pending.id, errorResponse(pending.id, -32001, 'the client went away'));
     }
-    for (const byId of session.identity.inFlight.values())
-      for (const e of [...byId.values()])
-        if (e.session === session) this.cancel(session, e.clientId, 'client went away');
+    for (const owner of [session.identity, this.opts.shared()])
+      for (const byId of owner.inFlight.values())
+        for (const e of [...byId.values()])
+          if (e.session === session) this.cancel(session, e.clientId, 'client went away');
   }
 }

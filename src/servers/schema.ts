@@ -61,6 +61,11 @@ function build(z: typeof Z) {
         .optional(),
       /** When the gateway starts it: on first use (default) or as soon as a client connects. */
       start: z.enum(['lazy', 'eager']).default('lazy'),
+      /**
+       * One process for every client identity instead of one each. Only for a server that keeps
+       * no state between calls: what one client leaves in it, the others see.
+       */
+      share: z.boolean().default(false),
       /** Claude Desktop and VS Code fields we accept and ignore. */
       type: z.string().optional(),
     })
@@ -111,6 +116,8 @@ export interface ServerConfig {
   prefix?: string | false;
   /** Started by the gateway as soon as a client connects, rather than on first use. */
   eager: boolean;
+  /** The gateway runs one copy for all client identities (`share: true`). */
+  shared: boolean;
   catalog?: string;
   needs: SecretNeed[];
 }
@@ -213,6 +220,7 @@ function normalise(configPath: string, key: string, name: string, raw: RawServer
     disabled: raw.disabled,
     ...(raw.prefix !== undefined && { prefix: raw.prefix }),
     eager: raw.start === 'eager',
+    shared: raw.share,
     ...(entry && { catalog: entry.id }),
     needs: [...needs.values()],
   };

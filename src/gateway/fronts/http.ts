@@ -467,6 +467,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     else gateway.notification(session, m);
   }
 
+  let boundPort = opts.port;
   const server = createServer(
     { requestTimeout: 60_000, headersTimeout: 15_000, keepAliveTimeout: 65_000 },
     (req, res) => {
@@ -490,8 +491,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
               servers: gateway.servers().map((s) => s.name),
               sessions: gateway.sessions.size,
             });
-      const addr = server.address() as AddressInfo | null;
-      if (!hostAllowed(req, opts.host, addr?.port ?? opts.port, settings))
+      if (!hostAllowed(req, opts.host, boundPort, settings))
         return rpcError(res, 403, INVALID_REQUEST, 'Forbidden: Host or Origin not allowed');
       if (path === '/mcp') {
         if (req.method === 'POST') return done(post(req, res));
@@ -515,6 +515,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     });
   });
   const addr = server.address() as AddressInfo;
+  boundPort = addr.port;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
     server,
