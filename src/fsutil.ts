@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fsp, statSync } from 'node:fs';
+import { constants, promises as fsp, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { WardenError, describe, errnoCode } from './errors.js';
 
@@ -122,6 +122,24 @@ export async function readUserFile(path: string): Promise<Buffer> {
 export async function readIfExists(path: string): Promise<Buffer | undefined> {
   try {
     return await fsp.readFile(path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw new WardenError('STORE_IO', `cannot read ${path} (${describe(err)})`, { cause: err });
+  }
+}
+
+/**
+ * readIfExists for a file of a few hundred bytes (a secret, the store key): one synchronous read
+ * costs microseconds, where fs.promises.readFile makes four thread-pool round trips (open, stat,
+ * read, close). Resolving 50 references for `run` took 25-30 ms the asynchronous way and about
+ * 1 ms this way.
+ */
+export function readSmallIfExists(path: string): Buffer | undefined;
+/** As text: one call into Node's C++ side, where a Buffer read makes four or five. */
+export function readSmallIfExists(path: string, encoding: 'utf8'): string | undefined;
+export function readSmallIfExists(path: string, encoding?: 'utf8'): Buffer | string | undefined {
+  try {
+    return encoding ? readFileSync(path, encoding) : readFileSync(path);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return undefined;
     throw new WardenError('STORE_IO', `cannot read ${path} (${describe(err)})`, { cause: err });

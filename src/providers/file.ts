@@ -8,6 +8,7 @@ import {
   ensurePrivateDir,
   isTempFile,
   readIfExists,
+  readSmallIfExists,
   sweepTempFiles,
   withLock,
 } from '../fsutil.js';
@@ -101,10 +102,10 @@ export function open(name: string, f: SecretFile, key: StoreKey, path: string): 
   }
 }
 
-function parseFile(name: string, path: string, raw: Buffer): SecretFile {
+function parseFile(name: string, path: string, raw: string | Buffer): SecretFile {
   let f: unknown;
   try {
-    f = JSON.parse(raw.toString('utf8'));
+    f = JSON.parse(raw.toString());
   } catch {
     throw corrupt(name, path, 'not JSON');
   }
@@ -126,20 +127,6 @@ function parseFile(name: string, path: string, raw: Buffer): SecretFile {
   return s as SecretFile;
 }
 
-/**
- * A secret file is a few hundred bytes: one synchronous read costs microseconds, where
- * fs.promises.readFile makes four thread-pool round trips (open, stat, read, close). Resolving
- * 50 references for `run` took 25-30 ms the asynchronous way and about 1 ms this way.
- */
-function readSmall(path: string): Buffer | undefined {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw new WardenError('STORE_IO', `cannot read ${path} (${describe(err)})`, { cause: err });
-  }
-}
-
 export default defineProvider(
   (raw, ctx) => {
     const o = new OptionReader(raw, `providers.${ctx.name}`).only('path');
@@ -149,16 +136,32 @@ export default defineProvider(
     const secretsDir = join(dir, 'secrets');
     const pathOf = (name: string) => join(secretsDir, assertSecretName(name) + SUFFIX);
     let loaded: StoreKey | undefined;
+    let loading: Promise<StoreKey | undefined> | undefined;
+    let checking: Promise<void> | undefined;
     const passphrase = ctx.env.MCP_WARDEN_PASSPHRASE;
 
+    /** The directory check; calls made together (the 50 gets of a `run`) share one. */
+    function checkDir(): Promise<void> {
+      checking ??= assertPrivateDir(dir).finally(() => {
+        checking = undefined;
+      });
+      return checking;
+    }
+
     /**
-     * The key, read once per instance (scrypt is slow on purpose). `ls` never needs it, and `get`
-     * of a missing secret never creates it. The directory is checked on every call.
+     * The key, read once per instance (scrypt is slow on purpose) and shared by concurrent
+     * callers: `run` asks for 50 secrets at once, and each used to read the key file, or run
+     * scrypt, on its own. `ls` never needs it, and `get` of a missing secret never creates it; a
+     * failure or an absent key is not remembered. The directory is checked on every call.
      */
     async function key(create: boolean): Promise<StoreKey | undefined> {
       if (create) await ensurePrivateDir(dir);
-      else await assertPrivateDir(dir);
-      loaded ??= await loadKey(dir, passphrase, create);
+      else await checkDir();
+      if (loaded) return loaded;
+      loading ??= loadKey(dir, passphrase, false).finally(() => {
+        loading = undefined;
+      });
+      loaded = (await loading) ?? (create ? await loadKey(dir, passphrase, true) : undefined);
       return loaded;
     }
 
@@ -166,15 +169,15 @@ export default defineProvider(
      * The file for `name`, or undefined. On a case-insensitive filesystem FOO.json answers for
      * foo: the name in the header tells them apart (`set` refuses such a clash).
      */
-    function readSecret(name: string): Promise<SecretFile | undefined> {
+    function readSecret(name: string, at?: string): Promise<SecretFile | undefined> {
       return Promise.resolve().then(() => {
-        const path = pathOf(name);
-        const raw = readSmall(path);
+        const path = at ?? pathOf(name);
+        const raw = readSmallIfExists(path, 'utf8');
         return raw === undefined ? undefined : ownFile(name, path, raw);
       });
     }
 
-    function ownFile(name: string, path: string, raw: Buffer): SecretFile | undefined {
+    function ownFile(name: string, path: string, raw: string): SecretFile | undefined {
       const f = parseFile(name, path, raw);
       if (f.name === name) return f;
       if (f.name.toLowerCase() === name.toLowerCase()) return undefined;
@@ -191,7 +194,8 @@ export default defineProvider(
       capabilities: { read: true, list: true, set: true, delete: true, versions: true },
 
       async get(name) {
-        const f = await readSecret(name);
+        const path = pathOf(name);
+        const f = await readSecret(name, path);
         if (!f) return undefined;
         const k = await key(false);
         if (!k) {
@@ -202,7 +206,7 @@ export default defineProvider(
               : `secret "${name}" exists but ${dir} has no key file; set MCP_WARDEN_PASSPHRASE if it was stored with a passphrase, or restore the key file`,
           );
         }
-        return open(name, f, k, pathOf(name));
+        return open(name, f, k, path);
       },
 
       async has(name) {
@@ -250,7 +254,7 @@ export default defineProvider(
 
       async delete(name) {
         const path = pathOf(name);
-        if (!(await readSecret(name))) return false;
+        if (!(await readSecret(name, path))) return false;
         try {
           await fsp.rm(path);
           return true;
@@ -280,9 +284,9 @@ export default defineProvider(
         // about 210 ms for the whole `secret ls`). A listing is never on the gateway's request path.
         for (const name of names) {
           const path = pathOf(name);
-          let raw: Buffer;
+          let raw: string;
           try {
-            raw = readFileSync(path);
+            raw = readFileSync(path, 'utf8');
           } catch (err) {
             if (errnoCode(err) === 'ENOENT') continue; // removed since readdir
             throw new WardenError('STORE_IO', `cannot read ${path} (${describe(err)})`);

@@ -1,12 +1,24 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createSecretKey,
+  randomBytes,
+  scrypt,
+} from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { promises as fsp, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { WardenError, describe, errnoCode } from '../errors.js';
-import { atomicWrite, fsyncDir, readIfExists } from '../fsutil.js';
+import { atomicWrite, fsyncDir, readSmallIfExists } from '../fsutil.js';
 
 /** The file store's key: 32 bytes plus a short public id recorded in each secret file. */
 export interface StoreKey {
-  key: Buffer;
+  /**
+   * A KeyObject rather than the bytes: createDecipheriv checks a Buffer key for being a KeyObject
+   * and then a CryptoKey, every time; that took a quarter of the time of decrypting 50 secrets.
+   */
+  key: KeyObject;
   /** First 16 hex of SHA-256 over a label and the key; tells "another key" apart from "tampered". */
   id: string;
   source: 'keyfile' | 'passphrase';
@@ -46,7 +58,7 @@ export async function loadKey(
 }
 
 async function keyFile(path: string, create: boolean): Promise<StoreKey | undefined> {
-  let raw = await readIfExists(path);
+  let raw = readSmallIfExists(path);
   if (raw === undefined) {
     if (!create) return undefined;
     raw = await createOnce(path, randomBytes(32));
@@ -57,8 +69,8 @@ async function keyFile(path: string, create: boolean): Promise<StoreKey | undefi
       `key file ${path} is damaged (${raw.length} bytes, expected 32); restore it from a backup`,
     );
   }
-  await assertOwnerOnly(path);
-  return { key: raw, id: keyId(raw), source: 'keyfile' };
+  assertOwnerOnly(path);
+  return { key: createSecretKey(raw), id: keyId(raw), source: 'keyfile' };
 }
 
 /**
@@ -75,7 +87,7 @@ async function createOnce(path: string, content: Buffer): Promise<Buffer> {
       return content;
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
-      const existing = await readIfExists(path);
+      const existing = readSmallIfExists(path);
       if (existing === undefined) throw err;
       return existing;
     }
@@ -87,9 +99,9 @@ async function createOnce(path: string, content: Buffer): Promise<Buffer> {
   }
 }
 
-async function assertOwnerOnly(path: string): Promise<void> {
+function assertOwnerOnly(path: string): void {
   if (process.platform === 'win32') return;
-  const st = await fsp.stat(path);
+  const st = statSync(path);
   if ((st.mode & 0o077) !== 0) {
     throw new WardenError(
       'STORE_INSECURE',
@@ -131,7 +143,7 @@ async function passphraseKey(
   passphrase: string,
   create: boolean,
 ): Promise<StoreKey | undefined> {
-  let raw = await readIfExists(path);
+  let raw = readSmallIfExists(path);
   if (raw === undefined) {
     if (!create) return undefined;
     const salt = randomBytes(16);
@@ -173,5 +185,5 @@ async function passphraseKey(
       `MCP_WARDEN_PASSPHRASE does not unlock the store at ${path.slice(0, -'/kdf.json'.length)}; check the passphrase`,
     );
   }
-  return { key, id: keyId(key), source: 'passphrase' };
+  return { key: createSecretKey(key), id: keyId(key), source: 'passphrase' };
 }
