@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, promises as fsp } from 'node:fs';
 import { WardenError, describe } from './errors.js';
 import { configCandidates } from './paths.js';
 import type { ProviderSpec } from './store/store.js';
@@ -27,7 +26,7 @@ export function findConfig(
 export async function loadConfig(path: string): Promise<Config> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await fsp.readFile(path, 'utf8');
   } catch (err) {
     throw new WardenError('CONFIG_INVALID', `cannot read config ${path} (${describe(err)})`);
   }

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { WardenError, describe, errnoCode } from '../errors.js';
 import { planEnv, resolvePlan, withoutRefs, type EnvFile } from '../run/env.js';
@@ -42,13 +42,15 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   if (file === undefined || file === '')
     throw usage('run needs a command: mcp-warden run [--env-file F]... -- CMD [ARGS...]');
 
-  // Loaded while the references resolve (mostly waiting on file reads), not after.
-  void import('node:child_process');
   const plan = planEnv(cli.env, await readEnvFiles(p.values['env-file'] ?? []));
   let values = new Map<string, string>();
   if (plan.refs.length > 0) {
-    // The `env` provider answers from the environment, but never with a reference itself.
-    const store = await openCliStore({ ...cli, env: withoutRefs(cli.env) }, p.values.config);
+    // The `env` provider answers from the environment, but never with a reference itself. (Not
+    // `{ ...cli, env }`: a copy of cli would ask stdinIsTTY, which loads node:tty.)
+    const store = await openCliStore(
+      { env: withoutRefs(cli.env), stderr: (t) => cli.stderr(t) },
+      p.values.config,
+    );
     values = await resolvePlan(store, plan);
   }
   const env = Object.fromEntries(plan.env);
@@ -94,7 +96,7 @@ async function readEnvFiles(paths: readonly string[]): Promise<EnvFile[]> {
     import('../store/dotenv-edit.js'),
     Promise.all(
       paths.map((path) =>
-        readFile(path, 'utf8').catch((err: unknown) => {
+        fsp.readFile(path, 'utf8').catch((err: unknown) => {
           throw usage(
             errnoCode(err) === 'ENOENT'
               ? `--env-file ${path}: no such file`

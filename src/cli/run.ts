@@ -8,7 +8,8 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-const code = await main(process.argv.slice(2), {
+// No top-level await: the CLI bundle is CommonJS (see rolldown.config.js), and main() never rejects.
+void main(process.argv.slice(2), {
   env: process.env,
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
@@ -19,6 +20,7 @@ const code = await main(process.argv.slice(2), {
   },
   readStdin,
   prompt: promptTTY,
+}).then((code) => {
+  // Not process.exit(): stdout drains first (a pipe to `head` may close early).
+  process.exitCode = code;
 });
-// Let stdout drain (a pipe to `head` may close early) before leaving.
-process.exitCode = code;

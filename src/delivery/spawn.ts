@@ -24,7 +24,9 @@ export interface CommandOptions {
 }
 
 export async function runCommand(file: string, argv: string[], opts: CommandOptions): Promise<number> {
-  const { spawn } = await import('node:child_process'); // off the startup path of the CLI bundle
+  // Off the start-up path of commands that start nothing; require()d, not import()ed: an import
+  // of a built-in goes through the ES module loader.
+  const { spawn } = process.getBuiltinModule('node:child_process');
   const out = opts.relay ? 'pipe' : 'inherit';
   // Listening before the fork: a signal that arrives while spawn() runs is handled after it
   // returns, and then goes to the command instead of killing us and orphaning it.
