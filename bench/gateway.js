@@ -12,6 +12,9 @@
  *    (its tool is found with tools/list: the one whose name ends with "echo"). Without client
  *    authentication every session is its own identity, so it too runs a child per session, started
  *    on first use. Skipped, with a line saying so, while `mcp-warden gateway --help` fails.
+ *  - mcp-warden share: the same, with the echo server marked `share: true` (one child for every
+ *    identity: for servers that keep no state). That is mcp-proxy's process tree, as the default
+ *    is supergateway's; the summary compares each with the better peer and with its twin.
  *  - mcp-proxy: `--server stream` (Streamable HTTP only; sessions are its default, `--stateless`
  *    would drop them). One SDK Server per session, all forwarding through one SDK Client to one
  *    shared child. Its defaults otherwise (event store on).
@@ -65,24 +68,39 @@ const env = { ...baseEnv, MCP_WARDEN_HOME: dir('home') };
 const gatewayConfig = join(tmp, 'gateway.yaml');
 // JSON is YAML: no yaml package needed here.
 writeFileSync(gatewayConfig, JSON.stringify({ servers: { echo: { command: NODE, args: [ECHO] } } }) + '\n');
+const sharedConfig = join(tmp, 'gateway-shared.yaml');
+writeFileSync(
+  sharedConfig,
+  JSON.stringify({ servers: { echo: { command: NODE, args: [ECHO], share: true } } }) + '\n',
+);
+const ourArgv = (config) => (port) => [
+  NODE,
+  CLI,
+  'gateway',
+  '--http',
+  '--host',
+  '127.0.0.1',
+  '--port',
+  port,
+  '--config',
+  config,
+];
 
 const FRONTS = [
   {
     name: 'mcp-warden',
     ours: true,
-    mode: 'gateway --http, no auth: a child per session, on first use',
-    argv: (port) => [
-      NODE,
-      CLI,
-      'gateway',
-      '--http',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      port,
-      '--config',
-      gatewayConfig,
-    ],
+    topology: 'supergateway',
+    mode: 'gateway --http, no auth: a child per session (isolation, the default), on first use',
+    argv: ourArgv(gatewayConfig),
+    health: '/healthz',
+  },
+  {
+    name: 'mcp-warden share',
+    ours: true,
+    topology: 'mcp-proxy',
+    mode: 'gateway --http, the echo server marked `share: true`: one child for every session',
+    argv: ourArgv(sharedConfig),
     health: '/healthz',
   },
   {
@@ -240,7 +258,7 @@ function report(results, skipped) {
   log(`\nload generator CPU µs/call @${hi}: ${bench}`);
 
   const peers = results.filter((r) => !r.ours && !r.floor);
-  const ours = results.find((r) => r.ours);
+  const oursAll = results.filter((r) => r.ours);
   const best = (pick) => peers.reduce((a, r) => (a === undefined || pick(r, a) ? r : a), undefined);
   const fast = best((r, a) => r.runs[hi].perSec > a.runs[hi].perSec);
   const quick = best((r, a) => r.runs[lo].p50 < a.runs[lo].p50);
@@ -258,25 +276,55 @@ function report(results, skipped) {
     ]);
   };
   const bad = (r) => Object.values(r.runs).reduce((s, x) => s + x.failed + x.wrong, 0);
-  row(`req/s, ${hi} clients`, ours?.runs[hi].perSec, fast, fast.runs[hi].perSec, f0, '>= 2x', (x) => x >= 2);
-  row(
-    `p50 latency ms, ${lo} client`,
-    ours?.runs[lo].p50,
-    quick,
-    quick.runs[lo].p50,
-    f2,
-    '<= 0.5x',
-    (x) => x <= 0.5,
-  );
-  row(`RSS MB, ${IDLE} idle sessions`, ours?.idle.after.rssMb, small, small.idle.after.rssMb, f0, '(report)');
-  rows.push([
-    'failed or wrong answers',
-    ours ? String(bad(ours)) : 'skipped',
-    peers.map((p) => `${p.name} ${bad(p)}`).join(', '),
-    '-',
-    '0',
-    ours ? (bad(ours) === 0 ? 'PASS' : 'FAIL') : '-',
-  ]);
+  for (const ours of oursAll.length > 0 ? oursAll : [undefined]) {
+    const who = ours ? `${ours.name}: ` : '';
+    row(
+      `${who}req/s, ${hi} clients`,
+      ours?.runs[hi].perSec,
+      fast,
+      fast.runs[hi].perSec,
+      f0,
+      '>= 2x',
+      (x) => x >= 2,
+    );
+    row(
+      `${who}p50 latency ms, ${lo} client`,
+      ours?.runs[lo].p50,
+      quick,
+      quick.runs[lo].p50,
+      f2,
+      '<= 0.5x',
+      (x) => x <= 0.5,
+    );
+    // The same shape of process tree: a child per session (supergateway), or one shared child
+    // (mcp-proxy).
+    const twin = ours && peers.find((p) => p.name === FRONTS.find((f) => f.name === ours.name)?.topology);
+    if (twin)
+      row(
+        `${who}req/s, ${hi} clients, same topology`,
+        ours.runs[hi].perSec,
+        twin,
+        twin.runs[hi].perSec,
+        f0,
+        '(report)',
+      );
+    row(
+      `${who}RSS MB, ${IDLE} idle sessions`,
+      ours?.idle.after.rssMb,
+      small,
+      small.idle.after.rssMb,
+      f0,
+      '(report)',
+    );
+    rows.push([
+      `${who}failed or wrong answers`,
+      ours ? String(bad(ours)) : 'skipped',
+      peers.map((p) => `${p.name} ${bad(p)}`).join(', '),
+      '-',
+      '0',
+      ours ? (bad(ours) === 0 ? 'PASS' : 'FAIL') : '-',
+    ]);
+  }
 }
 
 async function main() {
