@@ -4,6 +4,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
+  ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
   ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
@@ -147,6 +148,14 @@ describe('gateway --http: relaying both ways', () => {
       content: { name: 'Ada' },
     }));
     expect(textOf(await client.callTool({ name: 'b__elicit' }))).toBe('accept: Ada');
+  });
+
+  it('relays roots/list to the client and its answer back', async () => {
+    const client = await connect('r', { roots: { listChanged: true } });
+    client.setRequestHandler(ListRootsRequestSchema, async () => ({
+      roots: [{ uri: 'file:///work', name: 'work' }],
+    }));
+    expect(textOf(await client.callTool({ name: 'a__roots' }))).toBe('file:///work');
   });
 
   it('relays resource subscriptions and list changes', async () => {
@@ -317,6 +326,30 @@ describe('gateway --http: reload, idle sessions, shutdown', () => {
       const client = new Client({ name: 'eager', version: '1' });
       await client.connect(new StreamableHTTPClientTransport(new URL(own.url)));
       await eventually(() => /gateway-upstream a: ready/.test(own.stderr()));
+      await client.close();
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it('stops a server idle past upstreamIdleSeconds and starts it again on the next call', async () => {
+    const own = await startGateway(upstreams(['a'], 'gateway:\n  upstreamIdleSeconds: 1\n'));
+    try {
+      const client = new Client({ name: 'idle-up', version: '1' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(own.url)));
+      const who = async () =>
+        (JSON.parse(textOf(await client.callTool({ name: 'a__whoami' }))) as { pid: number }).pid;
+      const first = await who();
+      await eventually(() => {
+        try {
+          readFileSync(`/proc/${first}/status`);
+          return false;
+        } catch {
+          return true;
+        }
+      }, 8000);
+      const second = await who();
+      expect(second).not.toBe(first);
       await client.close();
     } finally {
       await own.stop();
