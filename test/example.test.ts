@@ -3,6 +3,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { listening } from './helpers/gateway.js';
 import { tempDir } from './helpers/tmp.js';
 
 /** What `npm start` runs (examples/start.mjs), on an empty store: it must work on a fresh machine. */
@@ -13,22 +14,10 @@ describe('npm start: the example gateway', () => {
       env: { PATH: process.env.PATH, HOME: home, MCP_WARDEN_HOME: home },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let err = '';
-    child.stderr.setEncoding('utf8');
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(err)), 20_000);
-      child.stderr.on('data', (d: string) => {
-        err += d;
-        const m = /listening on (\S+)/.exec(err);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-    });
+    const { url, stderr } = await listening(child);
     const exited = new Promise((r) => child.on('exit', r));
     try {
-      expect(err).toMatch(/stored a generated NOTES_API_KEY/);
+      expect(stderr()).toMatch(/stored a generated NOTES_API_KEY/);
       const client = new Client({ name: 'example', version: '1' });
       await client.connect(new StreamableHTTPClientTransport(new URL(url)));
       const r = await client.callTool({ name: 'notes__key_fingerprint' });

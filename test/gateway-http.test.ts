@@ -9,9 +9,9 @@ import {
   ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startGateway, upstreams, type RunningGateway } from './helpers/gateway.js';
+import { eventually, gone, startGateway, upstreams, type RunningGateway } from './helpers/gateway.js';
 
 /**
  * The HTTP front end to end, with the official SDK client (Streamable HTTP and legacy SSE)
@@ -340,14 +340,7 @@ describe('gateway --http: reload, idle sessions, shutdown', () => {
       const who = async () =>
         (JSON.parse(textOf(await client.callTool({ name: 'a__whoami' }))) as { pid: number }).pid;
       const first = await who();
-      await eventually(() => {
-        try {
-          readFileSync(`/proc/${first}/status`);
-          return false;
-        } catch {
-          return true;
-        }
-      }, 8000);
+      await eventually(() => gone(first), 8000);
       const second = await who();
       expect(second).not.toBe(first);
       await client.close();
@@ -371,14 +364,7 @@ describe('gateway --http: reload, idle sessions, shutdown', () => {
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
       });
       expect(r.status).toBe(404);
-      await eventually(() => {
-        try {
-          readFileSync(`/proc/${pid}/status`);
-          return false;
-        } catch {
-          return true;
-        }
-      });
+      await eventually(() => gone(pid));
     } finally {
       await own.stop();
     }

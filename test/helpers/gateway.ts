@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI } from './cli.js';
 import { tempDir } from './tmp.js';
@@ -44,11 +44,30 @@ export async function startGateway(config: string, args: string[] = []): Promise
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const { url, stderr } = await listening(proc);
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return {
+    url,
+    base: url.replace(/\/mcp$/, ''),
+    proc,
+    dir,
+    config: path,
+    env,
+    stderr,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Waits for a gateway's "listening on URL" line; `stderr()` is all it has written so far. */
+export async function listening(proc: ChildProcess): Promise<{ url: string; stderr: () => string }> {
   let err = '';
-  proc.stderr.setEncoding('utf8');
+  proc.stderr!.setEncoding('utf8');
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${err}`)), 20_000);
-    proc.stderr.on('data', (d: string) => {
+    proc.stderr!.on('data', (d: string) => {
       err += d;
       const m = /listening on (\S+)/.exec(err);
       if (m) {
@@ -58,20 +77,17 @@ export async function startGateway(config: string, args: string[] = []): Promise
     });
     proc.once('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${err}`)));
   });
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  return {
-    url,
-    base: url.replace(/\/mcp$/, ''),
-    proc,
-    dir,
-    config: path,
-    env,
-    stderr: () => err,
-    async stop(signal = 'SIGTERM') {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      return exited;
-    },
-  };
+  return { url, stderr: () => err };
+}
+
+/** Whether process `pid` has gone. */
+export function gone(pid: number): boolean {
+  try {
+    readFileSync(`/proc/${pid}/status`);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /** Polls until `check` holds (bounded). */
