@@ -21,6 +21,8 @@
  *  - supergateway: `--outputTransport streamableHttp --stateful`. Stateful is the mode with
  *    sessions; it spawns one child per session (stateless spawns one per request, which would
  *    measure node start-up, not the gateway). It listens on all interfaces: it has no host flag.
+ *  - raw forwarder (bench/raw-front.mjs): a reference, not a peer: HTTP/1.1 by hand on node:net to
+ *    one shared child, with no checks at all; what the hops themselves cost on this machine.
  *  - the floor: the echo server on a stdio pipe, no HTTP, no front.
  *
  * For each: C clients (1, then 16), each with its own keep-alive connection (raw HTTP/1.1 on a
@@ -102,6 +104,12 @@ const FRONTS = [
     mode: 'gateway --http, the echo server marked `share: true`: one child for every session',
     argv: ourArgv(sharedConfig),
     health: '/healthz',
+  },
+  {
+    name: 'raw forwarder',
+    reference: true,
+    mode: 'bench/raw-front.mjs: hand-written HTTP/1.1 on node:net to one shared child, no checks (a reference, not a peer)',
+    argv: (port) => [NODE, join(ROOT, 'bench/raw-front.mjs'), port, NODE, ECHO],
   },
   {
     name: 'mcp-proxy',
@@ -211,7 +219,14 @@ async function measureFront(front) {
     await stop(p);
   }
   const runsS = (performance.now() - t0) / 1000;
-  const r = { name: front.name, mode: front.mode, ours: front.ours === true, runs, idle: await idle(front) };
+  const r = {
+    name: front.name,
+    mode: front.mode,
+    ours: front.ours === true,
+    reference: front.reference === true,
+    runs,
+    idle: front.reference ? undefined : await idle(front),
+  };
   log(
     `  took ${runsS.toFixed(0)} s for the runs, ${((performance.now() - t0) / 1000 - runsS).toFixed(0)} s for the idle sessions`,
   );
@@ -257,7 +272,7 @@ function report(results, skipped) {
   const bench = results.map((r) => `${r.name} ${f0(r.runs[hi].benchCpuUs)}`).join(', ');
   log(`\nload generator CPU µs/call @${hi}: ${bench}`);
 
-  const peers = results.filter((r) => !r.ours && !r.floor);
+  const peers = results.filter((r) => !r.ours && !r.floor && !r.reference);
   const oursAll = results.filter((r) => r.ours);
   const best = (pick) => peers.reduce((a, r) => (a === undefined || pick(r, a) ? r : a), undefined);
   const fast = best((r, a) => r.runs[hi].perSec > a.runs[hi].perSec);
