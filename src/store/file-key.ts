@@ -19,8 +19,11 @@ export interface StoreKey {
    * and then a CryptoKey, every time; that took a quarter of the time of decrypting 50 secrets.
    */
   key: KeyObject;
-  /** First 16 hex of SHA-256 over a label and the key; tells "another key" apart from "tampered". */
-  id: string;
+  /**
+   * First 16 hex of SHA-256 over a label and the key; tells "another key" apart from "tampered".
+   * Computed when first asked for.
+   */
+  readonly id: string;
   source: 'keyfile' | 'passphrase';
 }
 
@@ -41,6 +44,17 @@ interface KdfFile {
 
 function keyId(key: Buffer): string {
   return createHash('sha256').update('mcp-warden key id v1\0').update(key).digest('hex').slice(0, 16);
+}
+
+function storeKey(bytes: Buffer, source: StoreKey['source']): StoreKey {
+  let id: string | undefined;
+  return {
+    key: createSecretKey(bytes),
+    source,
+    get id() {
+      return (id ??= keyId(bytes));
+    },
+  };
 }
 
 /**
@@ -70,7 +84,7 @@ async function keyFile(path: string, create: boolean): Promise<StoreKey | undefi
     );
   }
   assertOwnerOnly(path);
-  return { key: createSecretKey(raw), id: keyId(raw), source: 'keyfile' };
+  return storeKey(raw, 'keyfile');
 }
 
 /**
@@ -185,5 +199,5 @@ async function passphraseKey(
       `MCP_WARDEN_PASSPHRASE does not unlock the store at ${path.slice(0, -'/kdf.json'.length)}; check the passphrase`,
     );
   }
-  return { key: createSecretKey(key), id: keyId(key), source: 'passphrase' };
+  return storeKey(key, 'passphrase');
 }
