@@ -19,7 +19,8 @@ const { homedir } = process.getBuiltinModule('node:os');
 const { join } = process.getBuiltinModule('node:path');
 
 try {
-  const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mcp-warden', 'compile-cache');
+  const cache = process.env.XDG_CACHE_HOME || `${homedir()}/.cache`;
+  const dir = join(cache, 'mcp-warden', 'compile-cache');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   enableCompileCache?.(dir);
 } catch {

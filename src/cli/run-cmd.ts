@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { WardenError, describe, errnoCode } from '../errors.js';
 import { planEnv, resolvePlan, withoutRefs, type EnvFile } from '../run/env.js';
 import { MIN_REDACT_LENGTH } from '../run/forms.js';
-import { SecretSet, redactingStream, type Secret } from '../run/redactor.js';
+import { Redactor, SecretSet, type Secret } from '../run/redactor.js';
 import { runCommand } from '../delivery/spawn.js';
 import { openCliStore, parse } from './common.js';
 import { usage, type Cli } from './io.js';
@@ -83,8 +83,8 @@ export async function run(args: string[], cli: Cli): Promise<number> {
     ...(secretSet && {
       relay: (child: ChildProcess) =>
         Promise.all([
-          relay(child.stdout!, process.stdout, secretSet),
-          relay(child.stderr!, process.stderr, secretSet),
+          relay(child.stdout!, () => process.stdout, secretSet),
+          relay(child.stderr!, () => process.stderr, secretSet),
         ]),
     }),
   });
@@ -110,25 +110,38 @@ async function readEnvFiles(paths: readonly string[]): Promise<EnvFile[]> {
 }
 
 /**
- * Copies `from` to `to` through a redacting stream until `from` ends. When `to` fails (the
- * reader of run's stdout went away), `from` is closed too, so CMD's next write there fails as it
- * would have failed writing to the closed pipe itself (Node's child pipes are socket pairs: CMD
- * sees EPIPE or ECONNRESET, or dies of SIGPIPE).
+ * Copies `from` to `to()` through a Redactor until `from` ends, pausing `from` while `to` is
+ * full. `to` is asked for at the first output: setting up process.stdout costs about a
+ * millisecond, which a command that prints nothing need not pay. When `to` fails (the reader of
+ * run's stdout went away), `from` is closed too, so CMD's next write there fails as it would have
+ * failed writing to the closed pipe itself (Node's child pipes are socket pairs: CMD sees EPIPE or
+ * ECONNRESET, or dies of SIGPIPE).
  */
-function relay(from: Readable, to: NodeJS.WriteStream, secrets: SecretSet): Promise<void> {
-  const redactor = redactingStream(secrets);
+function relay(from: Readable, to: () => NodeJS.WriteStream, secrets: SecretSet): Promise<void> {
+  const redactor = new Redactor(secrets);
   return new Promise((resolve) => {
+    let out: NodeJS.WriteStream | undefined;
     const stop = () => {
-      from.unpipe(redactor);
       from.destroy();
       resolve();
     };
-    to.once('error', stop);
-    from.once('error', stop);
-    redactor.once('end', () => {
-      to.off('error', stop);
+    const write = (bytes: Buffer) => {
+      if (bytes.length === 0) return;
+      if (!out) {
+        out = to();
+        out.once('error', stop);
+      }
+      if (!out.write(bytes)) {
+        from.pause();
+        out.once('drain', () => from.resume());
+      }
+    };
+    from.on('data', (chunk: Buffer) => write(redactor.push(chunk)));
+    from.once('end', () => {
+      write(redactor.end());
+      out?.off('error', stop);
       resolve();
     });
-    from.pipe(redactor).pipe(to);
+    from.once('error', stop);
   });
 }

@@ -1,4 +1,3 @@
-import { Transform } from 'node:stream';
 import { MIN_REDACT_LENGTH, secretForms } from './forms.js';
 import { Matcher, type Pattern } from './matcher.js';
 
@@ -205,19 +204,4 @@ export class Redactor {
     const run = trailingBackslashes(data, end - base);
     return run === end - base ? run + this.inputRun : run;
   }
-}
-
-/** A Transform stream around a Redactor. */
-export function redactingStream(secrets: SecretSet): Transform {
-  const r = new Redactor(secrets);
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      const out = r.push(chunk);
-      done(null, out.length > 0 ? out : undefined);
-    },
-    flush(done) {
-      const out = r.end();
-      done(null, out.length > 0 ? out : undefined);
-    },
-  });
 }
