@@ -1,5 +1,3 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Gateway } from '../gateway.js';
 import {
   HEADER_MISMATCH,
@@ -19,6 +17,10 @@ import {
 import { CAPABILITIES, PROTOCOL_VERSIONS, SERVER_INFO, STATELESS_VERSION } from '../router.js';
 import type { Session, SessionSink } from '../session.js';
 import { hostAllowed } from './origin.js';
+import { createWireServer, type WireRequest, type WireResponse, type WireServer } from './wire.js';
+
+type IncomingMessage = WireRequest;
+type ServerResponse = WireResponse;
 
 /**
  * The HTTP fronts: Streamable HTTP at /mcp (sessions and the GET stream for 2025-03-26 to
@@ -33,7 +35,7 @@ export interface HttpFrontOptions {
 }
 
 export interface HttpFront {
-  server: Server;
+  server: WireServer;
   url: string;
   close(): Promise<void>;
 }
@@ -163,32 +165,9 @@ function rpcError(
   sendJson(res, status, errorResponse(id, code, message));
 }
 
-/** The body as text, or null when it is over the limit (the rest is drained, not kept). */
-function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (declared > limit) {
-      req.resume();
-      resolve(null);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        resolve(null);
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () =>
-      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')),
-    );
-    req.on('error', reject);
-  });
+/** The body as text (the wire server has read it whole, and answered 413 over the limit). */
+function readBody(req: IncomingMessage): string {
+  return req.body().toString('utf8');
 }
 
 function accepts(req: IncomingMessage): { json: boolean; sse: boolean } {
@@ -203,7 +182,6 @@ function header(req: IncomingMessage, name: string): string | undefined {
 }
 
 export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promise<HttpFront> {
-  const { createServer } = await import('node:http');
   const settings = gateway.settings;
   const legacySinks = new Map<string, StreamSink>();
   const stateless = () => gateway.identity('stateless');
@@ -258,7 +236,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
         INVALID_REQUEST,
         'Not Acceptable: Accept must include application/json or text/event-stream',
       );
-    const body = await readBody(req, settings.maxBodyBytes);
+    const body = readBody(req);
     if (body === null)
       return rpcError(
         res,
@@ -442,8 +420,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     const sink = legacySinks.get(sid);
     const session = sink && gateway.sessions.get(sid);
     if (!sink || !session) return rpcError(res, 404, -32001, 'Session not found');
-    const body = await readBody(req, settings.maxBodyBytes);
-    if (body === null) return rpcError(res, 413, INVALID_REQUEST, 'Payload Too Large');
+    const body = readBody(req);
     let value: unknown;
     try {
       value = JSON.parse(body);
@@ -468,8 +445,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
   }
 
   let boundPort = opts.port;
-  const server = createServer(
-    { requestTimeout: 60_000, headersTimeout: 15_000, keepAliveTimeout: 65_000 },
+  const server = await createWireServer(
     (req, res) => {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
@@ -505,16 +481,21 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
         return done(legacyPost(req, res, q < 0 ? '' : url.slice(q + 1)));
       sendJson(res, 404, { error: 'not found' });
     },
+    {
+      maxBodyBytes: settings.maxBodyBytes,
+      requestTimeoutMs: 60_000,
+      headersTimeoutMs: 15_000,
+      keepAliveTimeoutMs: 65_000,
+      // The server's own refusals (400, 408, 413, 431...) as JSON-RPC errors, like ours.
+      errorBody: (status) => ({
+        type: 'application/json',
+        body: JSON.stringify(errorResponse(null, INVALID_REQUEST, `HTTP ${status}: the request was refused`)),
+      }),
+      onError: (err) => gateway.log(`http: ${err instanceof Error ? err.message : String(err)}`),
+    },
   );
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as AddressInfo;
+  await server.listen(opts.port, opts.host);
+  const addr = server.address()!;
   boundPort = addr.port;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {

@@ -1,5 +1,3 @@
-import type { IncomingMessage } from 'node:http';
-
 /**
  * DNS-rebinding protection: a page on evil.example that makes its name resolve to 127.0.0.1
  * still sends `Host: evil.example` and `Origin: http://evil.example`. On a loopback bind only
@@ -22,7 +20,7 @@ function hostName(hostHeader: string): string {
 }
 
 export function hostAllowed(
-  req: IncomingMessage,
+  req: { headers: { host?: string; origin?: string } },
   boundHost: string,
   port: number,
   lists: { allowedHosts: readonly string[]; allowedOrigins: readonly string[] },
