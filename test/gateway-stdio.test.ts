@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI } from './helpers/cli.js';
+import { CLI, runCli } from './helpers/cli.js';
 import { gatewayEnv, upstreams } from './helpers/gateway.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -86,5 +86,32 @@ describe('gateway --stdio', () => {
     // The upstream's own stderr line reached our stderr, never stdout.
     expect(err).toMatch(/gateway-upstream a: ready/);
     expect(out).not.toMatch(/ready/);
+  });
+
+  it('masks a server’s secret when the server prints it to stderr, and never puts it on stdout', async () => {
+    const token = 'leaky-canary-5d7e9a1b3c';
+    const { dir, path, env } = project(
+      upstreams(['a']).replace('    args:', '    secrets: [LEAKY_TOKEN]\n    args:'),
+    );
+    expect(runCli(['secret', 'set', 'LEAKY_TOKEN'], { env, cwd: dir, input: token }).code).toBe(0);
+    const child = spawn(process.execPath, [CLI, 'gateway', '--config', path], { env, cwd: dir });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const send = (m: unknown) => child.stdin.write(JSON.stringify(m) + '\n');
+    send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+    });
+    send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'a__whoami', arguments: {} } });
+    const deadline = Date.now() + 15_000;
+    while (!/using token/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    child.stdin.end();
+    await new Promise((r) => child.on('close', r));
+    expect(err).toMatch(/using token \[redacted:LEAKY_TOKEN\]/);
+    expect(err + out).not.toContain(token);
   });
 });

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { secretForms } from '../run/forms.js';
 import type { SecretNeed, ServerConfig } from '../servers/schema.js';
 import { Identity, SHARED, type ServerEntry } from './identity.js';
 import type { Notification, Request, Response } from './jsonrpc.js';
@@ -82,17 +83,21 @@ export class Gateway {
       (n) => this.fingerprints.has(n) && this.fingerprints.get(n) !== next.get(n),
     );
     this.fingerprints = next;
-    this.entries = runtimes.map((r) => ({
-      name: r.config.name,
-      prefix: prefixFor(r.config.name, r.config.prefix),
-      eager: r.config.eager,
-      shared: r.config.shared,
-      start: () =>
-        launch(r.config, r.values, {
-          env: this.opts.env,
-          log: (l) => this.opts.log(`${r.config.name}: ${l}`),
-        }),
-    }));
+    this.entries = runtimes.map((r) => {
+      const scrub = scrubber(r.values);
+      return {
+        name: r.config.name,
+        prefix: prefixFor(r.config.name, r.config.prefix),
+        eager: r.config.eager,
+        shared: r.config.shared,
+        start: () =>
+          launch(r.config, r.values, {
+            env: this.opts.env,
+            // A server may print its own secret: its stderr reaches our log with the values masked.
+            log: (l) => this.opts.log(`${r.config.name}: ${scrub(l)}`),
+          }),
+      };
+    });
     const stale = [...removed, ...changed];
     await Promise.all(
       [...this.identities.values()].flatMap((id) => stale.map((name) => id.stopServer(name))),
@@ -217,6 +222,19 @@ export class Gateway {
     await Promise.all([...this.identities.values()].map((id) => id.close()));
     this.identities.clear();
   }
+}
+
+/** Masks a server's secret values (raw, JSON-escaped, URL-encoded, base64) in a line it wrote. */
+function scrubber(values: Map<SecretNeed, string>): (line: string) => string {
+  const forms: [string, string][] = [];
+  for (const [need, value] of values)
+    for (const form of secretForms(value)) forms.push([form, `[redacted:${need.name}]`]);
+  if (forms.length === 0) return (line) => line;
+  forms.sort((a, b) => b[0].length - a[0].length);
+  return (line) => {
+    for (const [form, mask] of forms) if (line.includes(form)) line = line.split(form).join(mask);
+    return line;
+  };
 }
 
 /** What makes a running server stale: its config or any of its secret values changed. */
