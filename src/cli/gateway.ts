@@ -11,8 +11,8 @@ const HELP = `Usage: mcp-warden gateway [--stdio | --http] [--host H] [--port P]
 One MCP endpoint for every configured server. Tools and prompts are named <server>__<name>
 (a server with 'prefix: false' keeps its own names); each client identity gets its own copy of
 each server, started on first use ('start: eager' to start at connect), stopped when idle and
-restarted after a crash. A server whose required secret is missing is left out, with the reason
-on stderr.
+restarted after a crash ('share: true' runs one copy for everyone: only for a server that keeps
+no state). A server whose required secret is missing is left out, with the reason on stderr.
 
   --stdio        serve one client on stdin/stdout (the default); stdout carries JSON-RPC only
   --http         Streamable HTTP at /mcp (protocol 2025-03-26 to 2025-11-25 with sessions, and
