@@ -3,7 +3,8 @@
  * Gateway benchmark: `node bench/gateway.js [--json [FILE]]` (last step of `npm run bench`, which
  * builds dist/ first). Plain ESM; the peers are devDependencies. The load generator is in
  * bench/load.js, the fronts' processes in bench/procs.js, the shared helpers in bench/lib.js.
- * BENCH_GATEWAY_SECONDS (5) and BENCH_GATEWAY_WARMUP (1) set the run lengths.
+ * BENCH_GATEWAY_SECONDS (5) and BENCH_GATEWAY_WARMUP (1) set the run lengths, BENCH_GATEWAY_ROUNDS (3)
+ * how many interleaved rounds of every front are run (figures are medians over them).
  *
  * The fronts, each a child process on a free 127.0.0.1 port, each fronting the same stdio server
  * (bench/echo-server.mjs: the SDK's McpServer with one `echo` tool), each over Streamable HTTP at
@@ -56,6 +57,7 @@ import { PROTOCOL, connection, drive, echoTool, httpSession, stdioServer } from 
 
 const SECONDS = Number(process.env.BENCH_GATEWAY_SECONDS ?? 5),
   WARMUP = Number(process.env.BENCH_GATEWAY_WARMUP ?? 1),
+  ROUNDS = Number(process.env.BENCH_GATEWAY_ROUNDS ?? 3),
   CLIENTS = [1, 16],
   IDLE = 100;
 const ECHO = join(ROOT, 'bench/echo-server.mjs');
@@ -208,29 +210,41 @@ async function idle(front) {
 }
 
 /** One front: the load runs on one process, the idle sessions on a fresh one. */
-async function measureFront(front) {
-  log(`\n## ${front.name} (${front.mode})`);
-  const t0 = performance.now();
+/** One round of one front: its process started, the load at each client count, stopped. */
+async function measureRound(front, round) {
+  log(`\n## ${front.name}, round ${round + 1}/${ROUNDS} (${front.mode})`);
   const p = await start(front, { cwd, env });
-  let runs;
   try {
-    runs = await load(front.name, (n) => openSessions(p.port, n), p.pid);
+    return await load(front.name, (n) => openSessions(p.port, n), p.pid);
   } finally {
     await stop(p);
   }
-  const runsS = (performance.now() - t0) / 1000;
-  const r = {
-    name: front.name,
-    mode: front.mode,
-    ours: front.ours === true,
-    reference: front.reference === true,
-    runs,
-    idle: front.reference ? undefined : await idle(front),
-  };
-  log(
-    `  took ${runsS.toFixed(0)} s for the runs, ${((performance.now() - t0) / 1000 - runsS).toFixed(0)} s for the idle sessions`,
-  );
-  return r;
+}
+
+const median = (xs) => {
+  const v = xs.filter((x) => x !== undefined).sort((a, b) => a - b);
+  return v.length === 0 ? undefined : v[(v.length - 1) >> 1];
+};
+
+/** The rounds of one front as one result: medians of each figure, failures summed. */
+function combine(rounds) {
+  const out = {};
+  for (const c of CLIENTS) {
+    const rs = rounds.map((r) => r[c]);
+    out[c] = {
+      perSec: median(rs.map((r) => r.perSec)),
+      p50: median(rs.map((r) => r.p50)),
+      p99: median(rs.map((r) => r.p99)),
+      ok: rs.reduce((a, r) => a + r.ok, 0),
+      failed: rs.reduce((a, r) => a + r.failed, 0),
+      wrong: rs.reduce((a, r) => a + r.wrong, 0),
+      errors: rs.flatMap((r) => [...r.errors]),
+      frontCpuUs: median(rs.map((r) => r.frontCpuUs)),
+      benchCpuUs: median(rs.map((r) => r.benchCpuUs)),
+      rounds: rs.map((r) => ({ perSec: r.perSec, p50: r.p50 })),
+    };
+  }
+  return out;
 }
 
 async function measureFloor() {
@@ -254,7 +268,9 @@ const mb = (m) => `${m.rssMb.toFixed(0)} MB (PSS ${m.pssMb.toFixed(0)}), ${m.pro
 
 function report(results, skipped) {
   const [lo, hi] = CLIENTS;
-  log(`\n## Results (${SECONDS} s per run after ${WARMUP} s warm-up; latency in ms)\n`);
+  log(
+    `\n## Results (medians of ${ROUNDS} interleaved rounds of ${SECONDS} s after ${WARMUP} s warm-up; latency in ms)\n`,
+  );
   log(
     `| front | ${lo} client req/s | p50 | p99 | ${hi} clients req/s | p50 | p99 | failed/wrong | front CPU µs/call @${hi} | RSS idle, then with ${IDLE} idle sessions |`,
   );
@@ -349,6 +365,7 @@ async function main() {
   );
   const results = [];
   let skipped;
+  const fronts = [];
   for (const front of FRONTS) {
     if (only && !only.includes(front.name)) continue;
     if (front.ours) {
@@ -359,15 +376,36 @@ async function main() {
         continue;
       }
     }
-    try {
-      const r = await measureFront(front);
-      results.push(r);
-      const bad = Object.values(r.runs).reduce((s, x) => s + x.failed + x.wrong, 0);
-      if (front.ours) check(bad === 0, `mcp-warden gateway: ${bad} failed or wrong answers`);
-      else if (bad > 0) log(`  note: ${front.name} gave ${bad} failed or wrong answers`);
-    } catch (err) {
-      check(false, `${front.name}: ${err.message}`);
+    fronts.push({ front, rounds: [], failed: false });
+  }
+  // Rounds interleave the fronts, so a busy spell of this shared machine falls on all of them
+  // rather than on whichever front was running; each figure is the median over the rounds.
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const f of fronts) {
+      if (f.failed) continue;
+      try {
+        f.rounds.push(await measureRound(f.front, round));
+      } catch (err) {
+        f.failed = true;
+        check(false, `${f.front.name}: ${err.message}`);
+      }
     }
+  }
+  for (const { front, rounds, failed } of fronts) {
+    if (failed) continue;
+    const runs = combine(rounds);
+    const r = {
+      name: front.name,
+      mode: front.mode,
+      ours: front.ours === true,
+      reference: front.reference === true,
+      runs,
+      idle: front.reference ? undefined : await idle(front),
+    };
+    results.push(r);
+    const bad = Object.values(runs).reduce((sum, x) => sum + x.failed + x.wrong, 0);
+    if (front.ours) check(bad === 0, `mcp-warden gateway: ${bad} failed or wrong answers`);
+    else if (bad > 0) log(`  note: ${front.name} gave ${bad} failed or wrong answers`);
   }
   if (!only || only.includes('floor')) {
     const floor = await measureFloor();
