@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, runCli } from './helpers/cli.js';
-import { gatewayEnv, upstreams } from './helpers/gateway.js';
+import { eventually, gatewayEnv, upstreams } from './helpers/gateway.js';
 import { tempDir } from './helpers/tmp.js';
 
 /**
@@ -17,6 +17,32 @@ function project(config: string) {
   const path = join(dir, 'mcp-warden.yaml');
   writeFileSync(path, config);
   return { dir, path, env: gatewayEnv(dir) };
+}
+
+/** `gateway` on raw pipes, already sent `initialize`; `close()` ends stdin and answers the exit code. */
+function rawGateway({ dir, path, env }: ReturnType<typeof project>) {
+  const child = spawn(process.execPath, [CLI, 'gateway', '--config', path], { env, cwd: dir });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const closed = new Promise<number | null>((r) => child.on('close', r));
+  const send = (m: unknown) => child.stdin.write(JSON.stringify(m) + '\n');
+  send({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+  });
+  return {
+    send,
+    out: () => out,
+    err: () => err,
+    close: () => {
+      child.stdin.end();
+      return closed;
+    },
+  };
 }
 
 const textOf = (r: unknown) => (r as { content: { text: string }[] }).content[0]!.text;
@@ -48,37 +74,18 @@ describe('gateway --stdio', () => {
   });
 
   it('writes only JSON-RPC lines to stdout, and exits 0 when stdin closes', async () => {
-    const { dir, path, env } = project(upstreams(['a']));
-    const child = spawn(process.execPath, [CLI, 'gateway', '--config', path], { env, cwd: dir });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const send = (m: unknown) => child.stdin.write(JSON.stringify(m) + '\n');
-    send({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
-    });
-    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    send({
+    const gw = rawGateway(project(upstreams(['a'])));
+    gw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    gw.send({
       jsonrpc: '2.0',
       id: 2,
       method: 'tools/call',
       params: { name: 'a__log', arguments: { text: 'hi' } },
     });
-    send('not json');
-    await new Promise<void>((resolve) => {
-      const t = setInterval(() => {
-        if (out.includes('"id":2')) {
-          clearInterval(t);
-          resolve();
-        }
-      }, 20);
-    });
-    child.stdin.end();
-    const code = await new Promise((r) => child.on('close', r));
+    gw.send('not json');
+    await eventually(() => gw.out().includes('"id":2'), 15_000);
+    const code = await gw.close();
+    const [out, err] = [gw.out(), gw.err()];
     expect(code, err).toBe(0);
     const lines = out.trim().split('\n');
     for (const l of lines) expect(JSON.parse(l)).toMatchObject({ jsonrpc: '2.0' });
@@ -94,23 +101,11 @@ describe('gateway --stdio', () => {
       upstreams(['a']).replace('    args:', '    secrets: [LEAKY_TOKEN]\n    args:'),
     );
     expect(runCli(['secret', 'set', 'LEAKY_TOKEN'], { env, cwd: dir, input: token }).code).toBe(0);
-    const child = spawn(process.execPath, [CLI, 'gateway', '--config', path], { env, cwd: dir });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const send = (m: unknown) => child.stdin.write(JSON.stringify(m) + '\n');
-    send({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
-    });
-    send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'a__whoami', arguments: {} } });
-    const deadline = Date.now() + 15_000;
-    while (!/using token/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    child.stdin.end();
-    await new Promise((r) => child.on('close', r));
+    const gw = rawGateway({ dir, path, env });
+    gw.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'a__whoami', arguments: {} } });
+    await eventually(() => /using token/.test(gw.err()), 15_000);
+    await gw.close();
+    const [out, err] = [gw.out(), gw.err()];
     expect(err).toMatch(/using token \[redacted:LEAKY_TOKEN\]/);
     expect(err + out).not.toContain(token);
   });

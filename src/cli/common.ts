@@ -4,6 +4,7 @@ import { WardenError } from '../errors.js';
 import { configCandidates } from '../paths.js';
 import type { ServerConfig } from '../servers/schema.js';
 import { openStore } from '../store/open.js';
+import type { SecretProvider } from '../provider.js';
 import type { Store } from '../store/store.js';
 import { usage, type Cli } from './io.js';
 
@@ -74,4 +75,19 @@ export async function openServers(
 
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** A provider that can store secrets, or PROVIDER_READ_ONLY naming it. */
+export function writable(p: SecretProvider): SecretProvider & Required<Pick<SecretProvider, 'set'>> {
+  if (!p.capabilities.set || !p.set)
+    throw new WardenError('PROVIDER_READ_ONLY', `provider "${p.name}" (${p.type}) is read-only`);
+  return p as SecretProvider & Required<Pick<SecretProvider, 'set'>>;
+}
+
+/** Where a bulk import writes: `--provider P`, else the provider `secret diagnose` recommends. */
+export async function importTarget(
+  store: Store,
+  explicit: string | undefined,
+): Promise<SecretProvider & Required<Pick<SecretProvider, 'set'>>> {
+  return writable(explicit ? await store.provider(explicit) : (await store.recommended()).provider);
 }

@@ -5,7 +5,7 @@ import { CLIENTS, clientConfigPaths, parseClientJson, serversOf, type Client } f
 import { WardenError } from '../errors.js';
 import { atomicWrite, readUserFile } from '../fsutil.js';
 import { planImport } from '../import/plan.js';
-import { openCliStore, parse, plural } from './common.js';
+import { importTarget, openCliStore, parse, plural } from './common.js';
 import { json, usage, type Cli } from './io.js';
 
 const HELP = `Usage: mcp-warden import [claude|cursor|vscode|PATH] [--provider P] [--dry-run] [--json]
@@ -57,11 +57,7 @@ export async function run(args: string[], cli: Cli): Promise<number> {
     return 0;
   }
   const store = await openCliStore(cli, p.values.config);
-  const target = p.values.provider
-    ? await store.provider(p.values.provider)
-    : (await store.recommended()).provider;
-  if (!target.capabilities.set || !target.set)
-    throw new WardenError('PROVIDER_READ_ONLY', `provider "${target.name}" (${target.type}) is read-only`);
+  const target = await importTarget(store, p.values.provider);
   const taken = async (name: string, value: string) =>
     (await target.has(name)) && (!target.capabilities.read || (await target.get(name)) !== value);
 

@@ -45,7 +45,6 @@ export class Gateway {
     this.settings = opts.settings;
     this.router = new Router({
       pageSize: opts.settings.pageSize,
-      log: (l) => opts.log(l),
       shared: () => this.identity(SHARED),
       identities: () => [...this.identities.values()].filter((id) => !id.isShared),
     });

@@ -80,7 +80,6 @@ export class Identity {
   private readonly cache = new Map<string, Cached>();
   private readonly host: IdentityHost;
   private clientCapabilities: Record<string, unknown> = {};
-  lastUsed = Date.now();
 
   constructor(key: string, host: IdentityHost) {
     this.key = key;

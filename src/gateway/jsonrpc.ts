@@ -51,6 +51,8 @@ export const INVALID_PARAMS = -32602;
 export const INTERNAL_ERROR = -32603;
 /** Implementation-defined server errors (-32000 to -32099). */
 export const SERVER_UNAVAILABLE = -32001;
+/** What the SDK answers for an unknown Mcp-Session-Id; same number, another meaning. */
+export const SESSION_NOT_FOUND = -32001;
 export const REQUEST_CANCELLED = -32800;
 export const RESOURCE_NOT_FOUND = -32002;
 export const HEADER_MISMATCH = -32020;
@@ -58,10 +60,6 @@ export const UNSUPPORTED_PROTOCOL_VERSION = -32022;
 
 export function isRequest(m: Message): m is Request {
   return 'method' in m && 'id' in m && m.id !== undefined && m.id !== null;
-}
-
-export function isNotification(m: Message): m is Notification {
-  return 'method' in m && !('id' in m && m.id !== undefined && m.id !== null);
 }
 
 export function isResponse(m: Message): m is Response {
@@ -85,13 +83,17 @@ export function parseMessage(text: string): { message: Message } | { error: Resp
   try {
     value = JSON.parse(text);
   } catch {
-    return { error: errorResponse(null, PARSE_ERROR, 'Parse error: the body is not valid JSON') };
+    return { error: errorResponse(null, PARSE_ERROR, 'Parse error: not valid JSON') };
   }
   return checkEnvelope(value);
 }
 
 export function checkEnvelope(value: unknown): { message: Message } | { error: Response } {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
+  if (Array.isArray(value))
+    return {
+      error: errorResponse(null, INVALID_REQUEST, 'Invalid Request: JSON-RPC batches are not supported'),
+    };
+  if (typeof value !== 'object' || value === null)
     return { error: errorResponse(null, INVALID_REQUEST, 'Invalid Request: expected one JSON-RPC object') };
   const m = value as Record<string, unknown>;
   const id = m.id;

@@ -3,6 +3,8 @@ import {
   INVALID_PARAMS,
   METHOD_NOT_FOUND,
   REQUEST_CANCELLED,
+  RESOURCE_NOT_FOUND,
+  SERVER_UNAVAILABLE,
   errorResponse,
   resultResponse,
   type Id,
@@ -44,7 +46,6 @@ interface ServerRequest {
 
 export interface RouterOptions {
   pageSize: number;
-  log(line: string): void;
   /** The identity owning shared servers, and every identity (a shared server reaches them all). */
   shared(): Identity;
   identities(): Iterable<Identity>;
@@ -70,7 +71,7 @@ export class Router {
   /** The last stage of the pipeline: answers one client request. */
   async handle(session: Session, req: Request): Promise<Response> {
     const identity = session.identity;
-    identity.lastUsed = session.lastSeen = Date.now();
+    session.lastSeen = Date.now();
     const params: Params = req.params ?? {};
     const list = LIST_METHODS[req.method];
     if (list) return this.page(req, params, list.field, await identity.list(list.kind));
@@ -98,7 +99,7 @@ export class Router {
         if (typeof params.uri !== 'string')
           return errorResponse(req.id, INVALID_PARAMS, 'params.uri must be a string');
         const target = await identity.resolveUri(params.uri);
-        if (!target) return errorResponse(req.id, -32002, `Resource ${params.uri} not found`);
+        if (!target) return errorResponse(req.id, RESOURCE_NOT_FOUND, `Resource ${params.uri} not found`);
         if (req.method === 'resources/subscribe') session.subscriptions.add(params.uri);
         if (req.method === 'resources/unsubscribe') session.subscriptions.delete(params.uri);
         const res = await this.forward(session, req, target, { ...params, uri: target.name });
@@ -183,7 +184,7 @@ export class Router {
   async forward(session: Session, req: Request, target: Target, params: Params): Promise<Response> {
     const running = session.identity.upstream(target.server);
     const up = running?.state === 'ready' ? running : await session.identity.ready(target.server);
-    if (!up) return errorResponse(req.id, -32001, `server "${target.server}" is not available`);
+    if (!up) return errorResponse(req.id, SERVER_UNAVAILABLE, `server "${target.server}" is not available`);
     // In-flight calls are kept by the server's owner, which is who hears from the server.
     const identity = ownerOf.get(up)!;
     const entry: InFlight = {
@@ -362,7 +363,10 @@ export class Router {
     for (const [gid, pending] of this.serverRequests) {
       if (pending.session !== session) continue;
       this.serverRequests.delete(gid);
-      pending.upstream.respond(pending.id, errorResponse(pending.id, -32001, 'the client went away'));
+      pending.upstream.respond(
+        pending.id,
+        errorResponse(pending.id, SERVER_UNAVAILABLE, 'the client went away'),
+      );
     }
     for (const owner of [session.identity, this.opts.shared()])
       for (const byId of owner.inFlight.values())

@@ -2,7 +2,7 @@ import { WardenError } from '../../errors.js';
 import { readUserFile } from '../../fsutil.js';
 import { SECRET_NAME } from '../../names.js';
 import { dotenvParse } from '../../store/dotenv-edit.js';
-import { openCliStore, parse, plural } from '../common.js';
+import { importTarget, openCliStore, parse, plural } from '../common.js';
 import { usage, type Cli } from '../io.js';
 
 const HELP = `Usage: mcp-warden secret import FILE.env [--provider P] [--dry-run]
@@ -33,11 +33,7 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   const empty = entries.filter(([, v]) => v === '').map(([k]) => k);
   const todo = entries.filter(([, v]) => v !== '');
   const store = await openCliStore(cli, p.values.config);
-  const target = p.values.provider
-    ? await store.provider(p.values.provider)
-    : (await store.recommended()).provider;
-  if (!target.capabilities.set || !target.set)
-    throw new WardenError('PROVIDER_READ_ONLY', `provider "${target.name}" (${target.type}) is read-only`);
+  const target = await importTarget(store, p.values.provider);
   if (empty.length) cli.stderr(`mcp-warden: skipping empty ${empty.join(', ')}\n`);
   for (const [i, [name, value]] of todo.entries()) {
     if (p.values['dry-run']) cli.stdout(`would store ${name} in ${target.name}\n`);

@@ -3,7 +3,7 @@ import { readUserFile } from '../../fsutil.js';
 import { assertSecretName } from '../../names.js';
 import type { SecretProvider } from '../../provider.js';
 import type { Store } from '../../store/store.js';
-import { openCliStore, parse } from '../common.js';
+import { openCliStore, parse, writable } from '../common.js';
 import { usage, type Cli } from '../io.js';
 
 const HELP = `Usage: mcp-warden secret set NAME[=VALUE] [--provider P] [--from-file F]
@@ -50,9 +50,7 @@ async function chooseTarget(
   cli: Cli,
 ): Promise<SecretProvider> {
   if (explicit) {
-    const p = await store.provider(explicit);
-    if (!p.capabilities.set || !p.set)
-      throw new WardenError('PROVIDER_READ_ONLY', `provider "${p.name}" (${p.type}) is read-only`);
+    const p = writable(await store.provider(explicit));
     const shadow = (await store.locate(name)).find((h) => h.name !== p.name);
     if (shadow && store.chain.indexOf(shadow.name) < store.chain.indexOf(p.name)) {
       cli.stderr(

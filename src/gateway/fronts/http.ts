@@ -1,12 +1,15 @@
 import type { Gateway } from '../gateway.js';
 import {
   HEADER_MISMATCH,
+  INTERNAL_ERROR,
   INVALID_REQUEST,
+  SERVER_UNAVAILABLE,
+  SESSION_NOT_FOUND,
   UNSUPPORTED_PROTOCOL_VERSION,
-  checkEnvelope,
   errorResponse,
   isRequest,
   isResponse,
+  parseMessage,
   resultResponse,
   type Id,
   type Message,
@@ -18,9 +21,6 @@ import { CAPABILITIES, PROTOCOL_VERSIONS, SERVER_INFO, STATELESS_VERSION } from 
 import type { Session, SessionSink } from '../session.js';
 import { hostAllowed } from './origin.js';
 import { createWireServer, type WireRequest, type WireResponse, type WireServer } from './wire.js';
-
-type IncomingMessage = WireRequest;
-type ServerResponse = WireResponse;
 
 /**
  * The HTTP fronts: Streamable HTTP at /mcp (sessions and the GET stream for 2025-03-26 to
@@ -73,16 +73,16 @@ function modernResult(method: string, r: Response): void {
 
 /** A POST waiting for its response; it becomes an SSE stream if something related comes first. */
 interface Pending {
-  res: ServerResponse;
+  res: WireResponse;
   sse: boolean;
   acceptsSse: boolean;
 }
 
-function sseEvent(res: ServerResponse, m: unknown): void {
+function sseEvent(res: WireResponse, m: unknown): void {
   res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
 }
 
-function openSse(res: ServerResponse, headers: Record<string, string> = {}): void {
+function openSse(res: WireResponse, headers: Record<string, string> = {}): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache, no-transform',
@@ -92,39 +92,36 @@ function openSse(res: ServerResponse, headers: Record<string, string> = {}): voi
   res.flushHeaders();
 }
 
+/** Sends `m` on a pending POST, turning its answer into an SSE stream; false if it cannot. */
+function onPost(p: Pending, m: unknown): boolean {
+  if (!p.acceptsSse || p.res.writableEnded) return false;
+  if (!p.sse) {
+    openSse(p.res);
+    p.sse = true;
+  }
+  sseEvent(p.res, m);
+  return true;
+}
+
 class StreamSink implements SessionSink {
   readonly posts = new Map<Id, Pending>();
-  get: ServerResponse | undefined;
+  get: WireResponse | undefined;
   /** Legacy HTTP+SSE: everything, responses included, goes on the one stream. */
-  legacy: ServerResponse | undefined;
+  legacy: WireResponse | undefined;
 
   deliver(m: Request | Notification | Response, related?: Id): boolean {
     if (this.legacy) {
       sseEvent(this.legacy, m);
       return true;
     }
+    // On the stream of the request it belongs to; else the GET stream; else any open request's.
     const p = related !== undefined ? this.posts.get(related) : undefined;
-    if (p?.acceptsSse && !p.res.writableEnded) {
-      if (!p.sse) {
-        openSse(p.res);
-        p.sse = true;
-      }
-      sseEvent(p.res, m);
-      return true;
-    }
+    if (p && onPost(p, m)) return true;
     if (this.get && !this.get.writableEnded) {
       sseEvent(this.get, m);
       return true;
     }
-    for (const q of this.posts.values()) {
-      if (!q.acceptsSse || q.res.writableEnded) continue;
-      if (!q.sse) {
-        openSse(q.res);
-        q.sse = true;
-      }
-      sseEvent(q.res, m);
-      return true;
-    }
+    for (const q of this.posts.values()) if (onPost(q, m)) return true;
     return false;
   }
 
@@ -141,7 +138,7 @@ class StreamSink implements SessionSink {
 }
 
 function sendJson(
-  res: ServerResponse,
+  res: WireResponse,
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
@@ -156,7 +153,7 @@ function sendJson(
 }
 
 function rpcError(
-  res: ServerResponse,
+  res: WireResponse,
   status: number,
   code: number,
   message: string,
@@ -166,17 +163,17 @@ function rpcError(
 }
 
 /** The body as text (the wire server has read it whole, and answered 413 over the limit). */
-function readBody(req: IncomingMessage): string {
+function readBody(req: WireRequest): string {
   return req.body().toString('utf8');
 }
 
-function accepts(req: IncomingMessage): { json: boolean; sse: boolean } {
+function accepts(req: WireRequest): { json: boolean; sse: boolean } {
   const a = req.headers.accept ?? '*/*';
   const any = a.includes('*/*');
   return { json: any || a.includes('application/json'), sse: any || a.includes('text/event-stream') };
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
+function header(req: WireRequest, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }
@@ -185,13 +182,15 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
   const settings = gateway.settings;
   const legacySinks = new Map<string, StreamSink>();
   const stateless = () => gateway.identity('stateless');
+  /** A Streamable HTTP session by id (a legacy SSE session's id is not one). */
+  const streamable = (sid: string) => (legacySinks.has(sid) ? undefined : gateway.sessions.get(sid));
 
   async function respondTo(
     session: Session,
     sink: StreamSink,
     m: Request,
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: WireRequest,
+    res: WireResponse,
     extra: Record<string, string> = {},
     shape?: (method: string, r: Response) => void,
   ) {
@@ -219,7 +218,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     } else sendJson(res, 200, response, extra);
   }
 
-  async function post(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function post(req: WireRequest, res: WireResponse): Promise<void> {
     const type = header(req, 'content-type') ?? '';
     if (!type.toLowerCase().startsWith('application/json'))
       return rpcError(
@@ -236,23 +235,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
         INVALID_REQUEST,
         'Not Acceptable: Accept must include application/json or text/event-stream',
       );
-    const body = readBody(req);
-    if (body === null)
-      return rpcError(
-        res,
-        413,
-        INVALID_REQUEST,
-        `Payload Too Large: the limit is ${settings.maxBodyBytes} bytes`,
-      );
-    let value: unknown;
-    try {
-      value = JSON.parse(body);
-    } catch {
-      return rpcError(res, 400, -32700, 'Parse error: the body is not valid JSON');
-    }
-    if (Array.isArray(value))
-      return rpcError(res, 400, INVALID_REQUEST, 'Invalid Request: JSON-RPC batches are not supported');
-    const checked = checkEnvelope(value);
+    const checked = parseMessage(readBody(req));
     if ('error' in checked) return sendJson(res, 400, checked.error);
     const m: Message = checked.message;
     const sid = header(req, 'mcp-session-id');
@@ -276,7 +259,13 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
           m.id,
         );
       if (gateway.draining)
-        return rpcError(res, 503, -32001, 'Service Unavailable: the gateway is shutting down', m.id);
+        return rpcError(
+          res,
+          503,
+          SERVER_UNAVAILABLE,
+          'Service Unavailable: the gateway is shutting down',
+          m.id,
+        );
       const sink = new StreamSink();
       const session = gateway.openSession(sink);
       return respondTo(session, sink, m, req, res, { 'mcp-session-id': session.id });
@@ -297,9 +286,9 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
         isRequest(m) ? m.id : null,
       );
     }
-    const session = gateway.sessions.get(sid);
-    if (!session || legacySinks.has(sid))
-      return rpcError(res, 404, -32001, 'Session not found', isRequest(m) ? m.id : null);
+    const session = streamable(sid);
+    if (!session)
+      return rpcError(res, 404, SESSION_NOT_FOUND, 'Session not found', isRequest(m) ? m.id : null);
     session.lastSeen = Date.now();
     if (isRequest(m)) return respondTo(session, session.sink as StreamSink, m, req, res);
     res.writeHead(202).end();
@@ -311,8 +300,8 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     m: Message,
     version: string | undefined,
     metaVersion: unknown,
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: WireRequest,
+    res: WireResponse,
   ): Promise<void> {
     if (version !== undefined && metaVersion !== undefined && metaVersion !== version)
       return rpcError(
@@ -354,7 +343,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     }
   }
 
-  function getStream(req: IncomingMessage, res: ServerResponse): void {
+  function getStream(req: WireRequest, res: WireResponse): void {
     if (!accepts(req).sse)
       return rpcError(res, 406, INVALID_REQUEST, 'Not Acceptable: Accept must include text/event-stream');
     const sid = header(req, 'mcp-session-id');
@@ -365,8 +354,8 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
       }
       return rpcError(res, 400, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required');
     }
-    const session = gateway.sessions.get(sid);
-    if (!session || legacySinks.has(sid)) return rpcError(res, 404, -32001, 'Session not found');
+    const session = streamable(sid);
+    if (!session) return rpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
     const sink = session.sink as StreamSink;
     if (sink.get && !sink.get.writableEnded)
       return rpcError(res, 409, INVALID_REQUEST, 'Conflict: this session already has a GET stream');
@@ -378,7 +367,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     });
   }
 
-  function keepAlive(res: ServerResponse, session: Session): void {
+  function keepAlive(res: WireResponse, session: Session): void {
     const timer = setInterval(() => {
       session.lastSeen = Date.now();
       res.write(': keep-alive\n\n');
@@ -387,20 +376,20 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     res.once('close', () => clearInterval(timer));
   }
 
-  async function remove(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function remove(req: WireRequest, res: WireResponse): Promise<void> {
     const sid = header(req, 'mcp-session-id');
     if (sid === undefined)
       return rpcError(res, 400, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required');
-    const session = gateway.sessions.get(sid);
-    if (!session || legacySinks.has(sid)) return rpcError(res, 404, -32001, 'Session not found');
+    const session = streamable(sid);
+    if (!session) return rpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
     session.sink.close?.();
     await gateway.closeSession(session);
     res.writeHead(200).end();
   }
 
-  function legacyOpen(req: IncomingMessage, res: ServerResponse): void {
+  function legacyOpen(req: WireRequest, res: WireResponse): void {
     if (gateway.draining)
-      return rpcError(res, 503, -32001, 'Service Unavailable: the gateway is shutting down');
+      return rpcError(res, 503, SERVER_UNAVAILABLE, 'Service Unavailable: the gateway is shutting down');
     const sink = new StreamSink();
     const session = gateway.openSession(sink);
     session.protocolVersion = '2024-11-05';
@@ -415,19 +404,12 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     });
   }
 
-  async function legacyPost(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+  async function legacyPost(req: WireRequest, res: WireResponse, query: string): Promise<void> {
     const sid = new URLSearchParams(query).get('sessionId') ?? '';
     const sink = legacySinks.get(sid);
     const session = sink && gateway.sessions.get(sid);
-    if (!sink || !session) return rpcError(res, 404, -32001, 'Session not found');
-    const body = readBody(req);
-    let value: unknown;
-    try {
-      value = JSON.parse(body);
-    } catch {
-      return rpcError(res, 400, -32700, 'Parse error: the body is not valid JSON');
-    }
-    const checked = checkEnvelope(value);
+    if (!sink || !session) return rpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
+    const checked = parseMessage(readBody(req));
     if ('error' in checked) return sendJson(res, 400, checked.error);
     const m = checked.message;
     res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
@@ -454,7 +436,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
         if (p)
           p.catch((err: unknown) => {
             gateway.log(`http: ${err instanceof Error ? err.message : String(err)}`);
-            if (!res.headersSent) rpcError(res, 500, -32603, 'Internal error');
+            if (!res.headersSent) rpcError(res, 500, INTERNAL_ERROR, 'Internal error');
             else res.end();
           });
       };

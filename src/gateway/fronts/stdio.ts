@@ -2,12 +2,12 @@ import type { Readable, Writable } from 'node:stream';
 import { splitLines } from '../channel.js';
 import type { Gateway } from '../gateway.js';
 import {
-  checkEnvelope,
+  INTERNAL_ERROR,
+  errorResponse,
   isRequest,
   isResponse,
+  parseMessage,
   type Message,
-  errorResponse,
-  PARSE_ERROR,
 } from '../jsonrpc.js';
 
 /**
@@ -22,14 +22,7 @@ export function serveStdio(gateway: Gateway, input: Readable, output: Writable):
     { id: 'stdio', identityKey: 'stdio' },
   );
   splitLines(input, (line) => {
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      write(errorResponse(null, PARSE_ERROR, 'Parse error: not valid JSON'));
-      return;
-    }
-    const checked = checkEnvelope(value);
+    const checked = parseMessage(line);
     if ('error' in checked) {
       write(checked.error);
       return;
@@ -42,7 +35,7 @@ export function serveStdio(gateway: Gateway, input: Readable, output: Writable):
           write(
             errorResponse(
               m.id,
-              -32603,
+              INTERNAL_ERROR,
               `internal error: ${err instanceof Error ? err.message : String(err)}`,
             ),
           ),
