@@ -5,7 +5,7 @@ import { Identity, SHARED, type ServerEntry } from './identity.js';
 import type { Notification, Request, Response } from './jsonrpc.js';
 import { launch } from './launch.js';
 import { prefixFor } from './names.js';
-import { compose, type CallContext, type Handler, type Stage } from './pipeline.js';
+import { compose, type CallContext, type Client, type Handler, type Stage } from './pipeline.js';
 import { Router } from './router.js';
 import type { Session, SessionSink } from './session.js';
 import type { GatewaySettings } from './settings.js';
@@ -110,31 +110,40 @@ export class Gateway {
     return { added, removed, changed };
   }
 
-  identity(key: string): Identity {
+  identity(key: string, servers?: readonly string[]): Identity {
     let id = this.identities.get(key);
     if (!id) {
-      id = new Identity(key, {
-        servers: () => this.entries,
-        log: (l) => this.opts.log(l),
-        fromServer: (identity, up, m) => this.router.fromServer(identity, up, m),
-        listChanged: (identity, kinds) => this.router.listChanged(identity, kinds),
-        shared: () => this.identity(SHARED),
-      });
+      id = new Identity(
+        key,
+        {
+          servers: () => this.entries,
+          log: (l) => this.opts.log(l),
+          fromServer: (identity, up, m) => this.router.fromServer(identity, up, m),
+          listChanged: (identity, kinds) => this.router.listChanged(identity, kinds),
+          shared: () => this.identity(SHARED),
+        },
+        servers ? { servers } : {},
+      );
       this.identities.set(key, id);
     }
     return id;
   }
 
-  /** A new session; `identityKey` decides which server processes it shares (default: its own). */
+  /**
+   * A new session. Its client decides which server processes it shares: every session of an
+   * authenticated client shares that client's; an anonymous client's session has its own.
+   */
   openSession(
     sink: SessionSink,
-    opts: { id?: string; identityKey?: string; register?: boolean } = {},
+    opts: { id?: string; client?: Client; identityKey?: string; register?: boolean } = {},
   ): Session {
     const id = opts.id ?? randomUUID();
-    const identity = this.identity(opts.identityKey ?? id);
+    const client = opts.client ?? { id, via: 'anonymous' };
+    const identity = this.identity(opts.identityKey ?? identityKeyOf(client, id), client.servers);
     const session: Session = {
       id,
       identity,
+      client,
       sink,
       protocolVersion: '2025-03-26',
       clientCapabilities: {},
@@ -221,6 +230,18 @@ export class Gateway {
     await Promise.all([...this.identities.values()].map((id) => id.close()));
     this.identities.clear();
   }
+}
+
+/**
+ * The identity that owns a client's server processes. An anonymous client is its session; an
+ * authenticated one is its id, and the servers it may reach (two OAuth tokens of one subject
+ * with other scopes get other processes, never a process started for wider rights).
+ */
+function identityKeyOf(client: Client, sessionId: string): string {
+  if (client.via === 'anonymous') return sessionId;
+  if (client.via === 'stdio') return 'stdio';
+  const scope = client.servers ? `|${[...client.servers].sort().join(',')}` : '';
+  return `${client.via}:${client.id}${scope}`;
 }
 
 /** Masks a server's secret values (raw, JSON-escaped, URL-encoded, base64) in a line it wrote. */

@@ -67,6 +67,16 @@ type CachedKind = keyof typeof LIST;
 /** The key of the identity that owns shared servers. */
 export const SHARED = '(shared)';
 
+export interface ToolInfo extends Target {
+  exposed: string;
+  annotations?: { readOnlyHint?: boolean; destructiveHint?: boolean; [key: string]: unknown };
+}
+
+export interface IdentityOptions {
+  /** The servers this identity may reach (a key's `--servers`); undefined means all. */
+  servers?: readonly string[];
+}
+
 export class Identity {
   readonly key: string;
   readonly sessions = new Set<Session>();
@@ -81,9 +91,23 @@ export class Identity {
   private readonly host: IdentityHost;
   private clientCapabilities: Record<string, unknown> = {};
 
-  constructor(key: string, host: IdentityHost) {
+  private readonly only: ReadonlySet<string> | undefined;
+
+  constructor(key: string, host: IdentityHost, opts: IdentityOptions = {}) {
     this.key = key;
     this.host = host;
+    this.only = opts.servers ? new Set(opts.servers) : undefined;
+  }
+
+  /** Whether this identity may reach the server at all: the others are never started for it. */
+  allows(server: string): boolean {
+    return this.only === undefined || this.only.has(server);
+  }
+
+  /** The configured servers this identity may reach, in config order. */
+  private servers(): readonly ServerEntry[] {
+    const all = this.host.servers();
+    return this.only === undefined ? all : all.filter((s) => this.only!.has(s.name));
   }
 
   /** The capabilities passed on to servers: those of the identity's first client. */
@@ -92,7 +116,7 @@ export class Identity {
   }
 
   entry(server: string): ServerEntry | undefined {
-    return this.host.servers().find((s) => s.name === server);
+    return this.servers().find((s) => s.name === server);
   }
 
   /** This identity's copy of the server (started or not); for a shared server, the one copy. */
@@ -154,13 +178,13 @@ export class Identity {
 
   /** Every configured server, started: what a list request needs. */
   async readyAll(): Promise<Upstream[]> {
-    const ups = await Promise.all(this.host.servers().map((s) => this.ready(s.name)));
+    const ups = await Promise.all(this.servers().map((s) => this.ready(s.name)));
     return ups.filter((u): u is Upstream => u !== undefined);
   }
 
   /** Starts the servers configured to start eagerly. */
   startEager(): void {
-    for (const s of this.host.servers()) if (s.eager) void this.ready(s.name);
+    for (const s of this.servers()) if (s.eager) void this.ready(s.name);
   }
 
   /** Forgets what a server listed (it told us its list changed). */
@@ -245,6 +269,29 @@ export class Identity {
 
   /** Which server a tool or prompt name means: the table, else the name's prefix. */
   async resolveName(kind: 'tools' | 'prompts', exposed: string): Promise<Target | undefined> {
+    const hit = await this.findName(kind, exposed);
+    return hit && this.allows(hit.server) ? hit : undefined;
+  }
+
+  /**
+   * A tool as its server described it (annotations included), by exposed name; undefined when no
+   * server of this identity offers it. For the policy stage: a call is judged by what the server
+   * said the tool is.
+   */
+  async toolInfo(exposed: string): Promise<ToolInfo | undefined> {
+    const target = await this.resolveName('tools', exposed);
+    if (!target) return undefined;
+    const up = await this.ready(target.server);
+    const tools = up ? await this.fetchAll(up, 'tools') : [];
+    const tool = tools.find((t) => t.name === target.name);
+    const annotations =
+      tool?.annotations && typeof tool.annotations === 'object'
+        ? (tool.annotations as ToolInfo['annotations'])
+        : undefined;
+    return { ...target, exposed, ...(annotations && { annotations }) };
+  }
+
+  private async findName(kind: 'tools' | 'prompts', exposed: string): Promise<Target | undefined> {
     const table = kind === 'tools' ? this.tools : this.prompts;
     let hit = table.get(exposed);
     if (!hit) {
@@ -253,7 +300,7 @@ export class Identity {
     }
     if (hit) return hit;
     const prefixes = new Map<string, string>();
-    for (const s of this.host.servers()) {
+    for (const s of this.servers()) {
       const p = s.prefix ?? prefixFor(s.name);
       if (p !== null) prefixes.set(p, s.name);
     }

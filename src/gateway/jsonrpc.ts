@@ -57,6 +57,12 @@ export const REQUEST_CANCELLED = -32800;
 export const RESOURCE_NOT_FOUND = -32002;
 export const HEADER_MISMATCH = -32020;
 export const UNSUPPORTED_PROTOCOL_VERSION = -32022;
+/** The security stages' refusals (implementation-defined server errors). */
+export const UNAUTHENTICATED = -32041;
+export const FORBIDDEN = -32043;
+export const RATE_LIMITED = -32029;
+export const POLICY_DENIED = -32030;
+export const SECRET_LEAK_BLOCKED = -32031;
 
 export function isRequest(m: Message): m is Request {
   return 'method' in m && 'id' in m && m.id !== undefined && m.id !== null;

@@ -1,5 +1,6 @@
 import type { Id, Notification, Request } from './jsonrpc.js';
 import type { Identity } from './identity.js';
+import type { Client } from './pipeline.js';
 
 /**
  * One client connection as the router sees it, whatever the front: the stdio front has one, the
@@ -18,6 +19,8 @@ export interface SessionSink {
 export interface Session {
   readonly id: string;
   readonly identity: Identity;
+  /** Who opened it; every later request of the session must come from the same client. */
+  readonly client: Client;
   readonly sink: SessionSink;
   /** Negotiated at initialize (or carried per request by stateless clients). */
   protocolVersion: string;

@@ -205,6 +205,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
       session,
       request: m,
       front: 'http',
+      client: session.client,
       ...(req.socket.remoteAddress && { clientIp: req.socket.remoteAddress }),
     });
     done = true;
@@ -419,6 +420,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
         session,
         request: m,
         front: 'sse',
+        client: session.client,
         ...(req.socket.remoteAddress && { clientIp: req.socket.remoteAddress }),
       });
       sink.deliver(response);

@@ -19,7 +19,7 @@ export function serveStdio(gateway: Gateway, input: Readable, output: Writable):
   const write = (m: unknown) => output.write(JSON.stringify(m) + '\n');
   const session = gateway.openSession(
     { deliver: (m) => write(m), canReceiveRequests: () => true },
-    { id: 'stdio', identityKey: 'stdio' },
+    { id: 'stdio', client: { id: 'stdio', via: 'stdio' } },
   );
   splitLines(input, (line) => {
     const checked = parseMessage(line);
@@ -30,7 +30,7 @@ export function serveStdio(gateway: Gateway, input: Readable, output: Writable):
     const m: Message = checked.message;
     if (isRequest(m)) {
       void gateway
-        .request({ session, request: m, front: 'stdio' })
+        .request({ session, request: m, front: 'stdio', client: session.client })
         .then(write, (err: unknown) =>
           write(
             errorResponse(
