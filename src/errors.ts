@@ -25,7 +25,11 @@ export type ErrorCode =
   | 'DOCKER_NOT_FOUND'
   | 'DOCKER_CONFLICT'
   | 'DOCKER_FAILED'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  | 'KEY_UNKNOWN'
+  | 'AUDIT_TAMPERED'
+  | 'AUDIT_IO'
+  | 'RATE_LIMIT_STORE';
 
 /** Codes that mean "bad usage" (exit 2) rather than "the operation failed" (exit 1). */
 const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(['USAGE']);

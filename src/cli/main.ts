@@ -27,6 +27,8 @@ Commands:
   gateway [--stdio|--http]    one MCP endpoint for every configured server (see gateway --help)
   scan [PATH...]              report plaintext secrets in MCP client configs and .env files
   import [CLIENT|PATH]        move those secrets into the store and rewrite the config to use them
+  keys create|ls|revoke|rotate|import   gateway client API keys (a key is shown once; only its hash is kept)
+  audit tail|verify           read the gateway's audit log, and check its hash chain
 
 Global options:
   --config FILE   config file (default ./mcp-warden.yaml, then $XDG_CONFIG_HOME/mcp-warden/config.yaml)
@@ -57,6 +59,8 @@ const TOP_COMMANDS = {
   gateway: () => import('./gateway.js'),
   scan: () => import('./scan.js'),
   import: () => import('./import.js'),
+  keys: () => import('./keys.js'),
+  audit: () => import('./audit.js'),
 } satisfies Record<string, () => Promise<{ run(args: string[], cli: Cli): Promise<number> }>>;
 
 export async function main(argv: string[], cli: Cli): Promise<number> {
