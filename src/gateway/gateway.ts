@@ -5,7 +5,16 @@ import { Identity, SHARED, type ServerEntry } from './identity.js';
 import type { Notification, Request, Response } from './jsonrpc.js';
 import { launch } from './launch.js';
 import { prefixFor } from './names.js';
-import { compose, type CallContext, type Client, type Handler, type Stage } from './pipeline.js';
+import {
+  compose,
+  type Admission,
+  type AuditSink,
+  type CallContext,
+  type Client,
+  type Handler,
+  type Refusal,
+  type Stage,
+} from './pipeline.js';
 import { Router } from './router.js';
 import type { Session, SessionSink } from './session.js';
 import type { GatewaySettings } from './settings.js';
@@ -23,7 +32,12 @@ export interface GatewayOptions {
   settings: GatewaySettings;
   env: NodeJS.ProcessEnv;
   log(line: string): void;
+  /** Per HTTP request, before any session: the IP allowlist and authentication. */
+  admission?: Handler<Admission, Refusal | undefined>;
+  /** Per JSON-RPC request: audit, rate limit, policy, leak guard (the router comes last). */
   stages?: readonly Stage[];
+  /** Where events that are not a call's outcome go (auth failures, server starts, reloads). */
+  audit?: AuditSink;
 }
 
 export class Gateway {
@@ -31,6 +45,8 @@ export class Gateway {
   readonly router: Router;
   readonly sessions = new Map<string, Session>();
   readonly identities = new Map<string, Identity>();
+  readonly admission: Handler<Admission, Refusal | undefined> | undefined;
+  readonly audit: AuditSink | undefined;
   private entries: ServerEntry[] = [];
   private fingerprints = new Map<string, string>();
   private readonly opts: GatewayOptions;
@@ -43,6 +59,8 @@ export class Gateway {
   constructor(opts: GatewayOptions) {
     this.opts = opts;
     this.settings = opts.settings;
+    this.admission = opts.admission;
+    this.audit = opts.audit;
     this.router = new Router({
       pageSize: opts.settings.pageSize,
       shared: () => this.identity(SHARED),
@@ -164,7 +182,10 @@ export class Gateway {
     this.router.sessionClosed(session);
     const identity = session.identity;
     identity.sessions.delete(session);
-    if (identity.sessions.size === 0 && identity.key !== 'stateless' && !identity.isShared) {
+    // An anonymous session's identity ends with it. An authenticated client's identity outlives
+    // its sessions (its next session, or its next stateless request, finds its servers running);
+    // the reaper stops its servers when they idle and forgets it when nothing is left.
+    if (identity.sessions.size === 0 && identity.key === session.id) {
       this.identities.delete(identity.key);
       await identity.close();
     }
@@ -207,10 +228,17 @@ export class Gateway {
         s.sink.close?.();
         await this.closeSession(s);
       }
-    for (const id of this.identities.values())
+    for (const id of [...this.identities.values()]) {
       for (const [name, up] of [...id.upstreams])
         if (up.state === 'ready' && up.inFlight === 0 && now - up.lastUsed > this.settings.upstreamIdleMs)
           await id.stopServer(name);
+      if (id.sessions.size === 0 && !id.isShared && id.key !== 'stateless' && id.key !== 'stdio') {
+        if ([...id.upstreams.values()].every((u) => u.state !== 'ready' && u.state !== 'starting')) {
+          this.identities.delete(id.key);
+          await id.close();
+        }
+      }
+    }
   }
 
   /** Waits (up to the drain time) for the calls in flight, then stops every server. */

@@ -18,6 +18,7 @@ import {
   type Response,
 } from '../jsonrpc.js';
 import { CAPABILITIES, PROTOCOL_VERSIONS, SERVER_INFO, STATELESS_VERSION } from '../router.js';
+import type { Admission, CallContext, Client, Refusal } from '../pipeline.js';
 import type { Session, SessionSink } from '../session.js';
 import { hostAllowed } from './origin.js';
 import { createWireServer, type WireRequest, type WireResponse, type WireServer } from './wire.js';
@@ -32,6 +33,8 @@ import { createWireServer, type WireRequest, type WireResponse, type WireServer 
 export interface HttpFrontOptions {
   host: string;
   port: number;
+  /** Documents served without admission at /.well-known paths (OAuth resource metadata). */
+  wellKnown?: (path: string) => object | undefined;
 }
 
 export interface HttpFront {
@@ -178,17 +181,45 @@ function header(req: WireRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Who sent an HTTP request, as admission decided (no client: authentication is off). */
+interface Caller {
+  clientIp: string;
+  client?: Client;
+}
+
+/** A session answers only the client that opened it (another key cannot ride on its id). */
+function sameClient(owner: Client, caller: Client | undefined): boolean {
+  if (owner.via === 'anonymous') return caller === undefined;
+  return caller !== undefined && caller.via === owner.via && caller.id === owner.id;
+}
+
 export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promise<HttpFront> {
   const settings = gateway.settings;
   const legacySinks = new Map<string, StreamSink>();
-  const stateless = () => gateway.identity('stateless');
-  /** A Streamable HTTP session by id (a legacy SSE session's id is not one). */
-  const streamable = (sid: string) => (legacySinks.has(sid) ? undefined : gateway.sessions.get(sid));
+  /** A Streamable HTTP session by id (a legacy SSE session's id is not one), if it is the caller's. */
+  const owned = (sid: string, caller: Caller) => {
+    const session = legacySinks.has(sid) ? undefined : gateway.sessions.get(sid);
+    return session && sameClient(session.client, caller.client) ? session : undefined;
+  };
+
+  /** An admission refusal: its status and headers, recorded in the audit. */
+  function refuse(res: WireResponse, refusal: Refusal, adm: Admission): void {
+    gateway.audit?.record({
+      event: refusal.event,
+      client_ip: adm.clientIp,
+      ...(adm.client && { client_id: adm.client.id }),
+      method: `${adm.method} ${adm.path}`,
+      outcome: 'denied',
+      reason: refusal.reason,
+    });
+    sendJson(res, refusal.status, refusal.body, refusal.headers);
+  }
 
   async function respondTo(
     session: Session,
     sink: StreamSink,
     m: Request,
+    caller: Caller,
     req: WireRequest,
     res: WireResponse,
     extra: Record<string, string> = {},
@@ -201,17 +232,22 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     res.once('close', () => {
       if (!done) gateway.cancel(session, m, 'the client disconnected');
     });
-    const response = await gateway.request({
+    const ctx: CallContext = {
       session,
       request: m,
       front: 'http',
       client: session.client,
-      ...(req.socket.remoteAddress && { clientIp: req.socket.remoteAddress }),
-    });
+      clientIp: caller.clientIp,
+    };
+    const response = await gateway.request(ctx);
     done = true;
     shape?.(m.method, response);
     if (sink.posts.get(m.id) === pending) sink.posts.delete(m.id);
     if (res.writableEnded || res.destroyed) return;
+    // Over a rate limit the answer is an HTTP 429 with Retry-After (unless the answer is already
+    // a stream); other denials are JSON-RPC errors a client shows as they are.
+    if (ctx.denial?.status === 429 && !pending.sse)
+      return sendJson(res, 429, response, { ...extra, ...ctx.denial.headers });
     if (pending.sse || !acc.json) {
       if (!pending.sse) openSse(res, extra);
       sseEvent(res, response);
@@ -219,7 +255,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     } else sendJson(res, 200, response, extra);
   }
 
-  async function post(req: WireRequest, res: WireResponse): Promise<void> {
+  async function post(req: WireRequest, res: WireResponse, caller: Caller): Promise<void> {
     const type = header(req, 'content-type') ?? '';
     if (!type.toLowerCase().startsWith('application/json'))
       return rpcError(
@@ -268,8 +304,8 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
           m.id,
         );
       const sink = new StreamSink();
-      const session = gateway.openSession(sink);
-      return respondTo(session, sink, m, req, res, { 'mcp-session-id': session.id });
+      const session = gateway.openSession(sink, caller.client ? { client: caller.client } : {});
+      return respondTo(session, sink, m, caller, req, res, { 'mcp-session-id': session.id });
     }
     if (sid === undefined) {
       const metaVersion = isRequest(m) ? m.params?._meta?.[PROTOCOL_VERSION_META_KEY] : undefined;
@@ -278,7 +314,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
         metaVersion === STATELESS_VERSION ||
         (isRequest(m) && m.method === 'server/discover')
       )
-        return statelessPost(m, version, metaVersion, req, res);
+        return statelessPost(m, version, metaVersion, caller, req, res);
       return rpcError(
         res,
         400,
@@ -287,11 +323,11 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
         isRequest(m) ? m.id : null,
       );
     }
-    const session = streamable(sid);
+    const session = owned(sid, caller);
     if (!session)
       return rpcError(res, 404, SESSION_NOT_FOUND, 'Session not found', isRequest(m) ? m.id : null);
     session.lastSeen = Date.now();
-    if (isRequest(m)) return respondTo(session, session.sink as StreamSink, m, req, res);
+    if (isRequest(m)) return respondTo(session, session.sink as StreamSink, m, caller, req, res);
     res.writeHead(202).end();
     if (isResponse(m)) gateway.clientResponse(session, m);
     else gateway.notification(session, m);
@@ -301,6 +337,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     m: Message,
     version: string | undefined,
     metaVersion: unknown,
+    caller: Caller,
     req: WireRequest,
     res: WireResponse,
   ): Promise<void> {
@@ -330,21 +367,28 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
         }),
       );
     const sink = new StreamSink();
-    const session = gateway.openSession(sink, { identityKey: 'stateless', register: false });
+    // Stateless requests of one authenticated client share its servers; anonymous ones share one
+    // identity (there is no session to give each its own).
+    const session = gateway.openSession(
+      sink,
+      caller.client
+        ? { client: caller.client, register: false }
+        : { identityKey: 'stateless', register: false },
+    );
     session.protocolVersion = STATELESS_VERSION;
     const caps = m.params?._meta?.[CLIENT_CAPABILITIES_META_KEY];
     if (caps && typeof caps === 'object') {
       session.clientCapabilities = caps as Record<string, unknown>;
-      stateless().setClientCapabilities(session.clientCapabilities);
+      session.identity.setClientCapabilities(session.clientCapabilities);
     }
     try {
-      await respondTo(session, sink, m, req, res, {}, modernResult);
+      await respondTo(session, sink, m, caller, req, res, {}, modernResult);
     } finally {
       await gateway.closeSession(session);
     }
   }
 
-  function getStream(req: WireRequest, res: WireResponse): void {
+  function getStream(req: WireRequest, res: WireResponse, caller: Caller): void {
     if (!accepts(req).sse)
       return rpcError(res, 406, INVALID_REQUEST, 'Not Acceptable: Accept must include text/event-stream');
     const sid = header(req, 'mcp-session-id');
@@ -355,7 +399,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
       }
       return rpcError(res, 400, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required');
     }
-    const session = streamable(sid);
+    const session = owned(sid, caller);
     if (!session) return rpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
     const sink = session.sink as StreamSink;
     if (sink.get && !sink.get.writableEnded)
@@ -377,22 +421,22 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     res.once('close', () => clearInterval(timer));
   }
 
-  async function remove(req: WireRequest, res: WireResponse): Promise<void> {
+  async function remove(req: WireRequest, res: WireResponse, caller: Caller): Promise<void> {
     const sid = header(req, 'mcp-session-id');
     if (sid === undefined)
       return rpcError(res, 400, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required');
-    const session = streamable(sid);
+    const session = owned(sid, caller);
     if (!session) return rpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
     session.sink.close?.();
     await gateway.closeSession(session);
     res.writeHead(200).end();
   }
 
-  function legacyOpen(req: WireRequest, res: WireResponse): void {
+  function legacyOpen(res: WireResponse, caller: Caller): void {
     if (gateway.draining)
       return rpcError(res, 503, SERVER_UNAVAILABLE, 'Service Unavailable: the gateway is shutting down');
     const sink = new StreamSink();
-    const session = gateway.openSession(sink);
+    const session = gateway.openSession(sink, caller.client ? { client: caller.client } : {});
     session.protocolVersion = '2024-11-05';
     legacySinks.set(session.id, sink);
     openSse(res);
@@ -405,10 +449,17 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
     });
   }
 
-  async function legacyPost(req: WireRequest, res: WireResponse, query: string): Promise<void> {
+  async function legacyPost(
+    req: WireRequest,
+    res: WireResponse,
+    query: string,
+    caller: Caller,
+  ): Promise<void> {
     const sid = new URLSearchParams(query).get('sessionId') ?? '';
     const sink = legacySinks.get(sid);
     const session = sink && gateway.sessions.get(sid);
+    if (session && !sameClient(session.client, caller.client))
+      return rpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
     if (!sink || !session) return rpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
     const checked = parseMessage(readBody(req));
     if ('error' in checked) return sendJson(res, 400, checked.error);
@@ -421,7 +472,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
         request: m,
         front: 'sse',
         client: session.client,
-        ...(req.socket.remoteAddress && { clientIp: req.socket.remoteAddress }),
+        clientIp: caller.clientIp,
       });
       sink.deliver(response);
     } else if (isResponse(m)) gateway.clientResponse(session, m);
@@ -453,17 +504,40 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
             });
       if (!hostAllowed(req, opts.host, boundPort, settings))
         return rpcError(res, 403, INVALID_REQUEST, 'Forbidden: Host or Origin not allowed');
-      if (path === '/mcp') {
-        if (req.method === 'POST') return done(post(req, res));
-        if (req.method === 'GET') return getStream(req, res);
-        if (req.method === 'DELETE') return done(remove(req, res));
-        res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();
-        return;
+      const meta = opts.wellKnown?.(path);
+      if (meta !== undefined) {
+        if (req.method !== 'GET') return void res.writeHead(405, { allow: 'GET' }).end();
+        return sendJson(res, 200, meta, { 'cache-control': 'max-age=300' });
       }
-      if (path === '/sse' && req.method === 'GET') return legacyOpen(req, res);
-      if (path === '/messages' && req.method === 'POST')
-        return done(legacyPost(req, res, q < 0 ? '' : url.slice(q + 1)));
-      sendJson(res, 404, { error: 'not found' });
+      const route = (caller: Caller) => {
+        if (path === '/mcp') {
+          if (req.method === 'POST') return done(post(req, res, caller));
+          if (req.method === 'GET') return getStream(req, res, caller);
+          if (req.method === 'DELETE') return done(remove(req, res, caller));
+          res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();
+          return;
+        }
+        if (path === '/sse' && req.method === 'GET') return legacyOpen(res, caller);
+        if (path === '/messages' && req.method === 'POST')
+          return done(legacyPost(req, res, q < 0 ? '' : url.slice(q + 1), caller));
+        sendJson(res, 404, { error: 'not found' });
+      };
+      const peerIp = req.socket.remoteAddress ?? '';
+      if (!gateway.admission || (path !== '/mcp' && path !== '/sse' && path !== '/messages'))
+        return route({ clientIp: peerIp });
+      const adm: Admission = {
+        method: req.method ?? '',
+        path,
+        headers: req.headers,
+        peerIp,
+        clientIp: peerIp,
+      };
+      done(
+        gateway.admission(adm).then((refusal) => {
+          if (refusal) return refuse(res, refusal, adm);
+          route({ clientIp: adm.clientIp, ...(adm.client && { client: adm.client }) });
+        }),
+      );
     },
     {
       maxBodyBytes: settings.maxBodyBytes,
