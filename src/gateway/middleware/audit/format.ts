@@ -1,0 +1,139 @@
+import { createHmac, type KeyObject } from 'node:crypto';
+import { redactedJson, scrubCapped, type Scrubber } from './redact.js';
+
+/**
+ * One audit line: a JSON object on one physical line, keys in a fixed order:
+ *
+ *   {"ts":"2026-01-02T03:04:05.678Z","seq":42,"event":"tool_call","client_id":...,
+ *    ...the event's fields..., "prev":"<hash of line 41>","hash":"<this line's hash>"}
+ *
+ * `hash` = HMAC-SHA256(key, prev + "\n" + the line's text without its `hash` field, that is up
+ * to and including `"prev":"..."` and then `}`), in lower-case hex. `prev` of the first line ever
+ * is 64 zeros; `seq` counts from 1 and continues across restarts and rotation.
+ *
+ * Why a keyed chain: a plain hash chain can be recomputed by whoever edits the file, so it proves
+ * nothing against the people it is meant to catch. With the key, editing, removing, inserting or
+ * reordering a line breaks the chain at that line, and `audit verify` names it.
+ *
+ * What it does not protect against:
+ *  - someone who can read the key (`audit.key`, 0600, beside the store): they can rewrite the whole
+ *    file with valid hashes. The stronger control is shipping lines off the host as they are
+ *    written (syslog, a log collector), where the writer cannot reach them afterwards;
+ *  - cutting lines off the end of the file: the remaining chain is intact. `audit verify` prints
+ *    the last seq so it can be compared with what the collector, or /readyz, last saw;
+ *  - deleting the whole file (a new chain then starts at seq 1, which verify reports when given
+ *    the files in order).
+ */
+
+export const ZERO_HASH = '0'.repeat(64);
+/** `,"hash":"` + 64 hex + `"}`: the end of every line (before its newline). */
+export const HASH_SUFFIX_LENGTH = 75;
+/** Longest kept string field (tool, reason, client id...), in characters. */
+export const MAX_FIELD = 512;
+const MAX_EVENT_NAME = 64;
+const MAX_EXTRA_KEYS = 32;
+
+/** String fields in their order, then `arguments`, then these, then duration_ms. */
+const BEFORE_ARGUMENTS = ['client_id', 'client_ip', 'api_key_hash', 'session', 'method', 'server', 'tool'];
+const AFTER_ARGUMENTS = ['outcome', 'reason'];
+const KNOWN = new Set(['event', ...BEFORE_ARGUMENTS, 'arguments', ...AFTER_ARGUMENTS, 'duration_ms']);
+const RESERVED = new Set(['ts', 'seq', 'prev', 'hash']);
+
+/**
+ * Characters JSON.stringify leaves as they are but a viewer may show as a line break (U+0085,
+ * U+2028, U+2029), a terminal may take as a control (DEL, the C1 controls, U+009B is a one-byte
+ * CSI) or that reorder or hide text (bidi controls, zero-width characters, BOM). They can only
+ * occur inside JSON strings, where \uXXXX means the same character, so escaping them keeps the
+ * JSON's meaning and makes one event exactly one physical, plainly printable line.
+ */
+const UNSAFE = /[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/g;
+
+const hex4 = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+export function escapeUnsafe(text: string): string {
+  return text.replace(UNSAFE, hex4);
+}
+
+/** The line's hash over its text without the hash field (`body`, ending in `}`). */
+export function lineHash(key: KeyObject, prev: string, body: string): string {
+  return createHmac('sha256', key).update(`${prev}\n`).update(body).digest('hex');
+}
+
+export interface ChainHead {
+  /** seq of the last line written (0: none). */
+  seq: number;
+  /** hash of the last line written (ZERO_HASH: none). */
+  hash: string;
+}
+
+/** What a line is made from: an AuditEvent, or the writer's own (`audit_dropped`). */
+export interface LineEvent {
+  event: string;
+  [key: string]: unknown;
+}
+
+export interface FormatOptions {
+  key: KeyObject;
+  maxArgumentBytes: number;
+}
+
+/**
+ * Formats events into chained lines. The chain advances at each call, so the order of the calls
+ * is the order of the chain: the writer appends the lines in the order it got them.
+ */
+export class Chain {
+  private seq: number;
+  private prev: string;
+  private lastMs = -1;
+  private lastTs = '';
+
+  constructor(
+    private readonly opts: FormatOptions,
+    head: ChainHead,
+  ) {
+    this.seq = head.seq;
+    this.prev = head.hash;
+  }
+
+  get head(): ChainHead {
+    return { seq: this.seq, hash: this.prev };
+  }
+
+  /** The line for `event`, newline included. */
+  line(event: LineEvent, scrubber: Scrubber, now = Date.now()): string {
+    if (now !== this.lastMs) {
+      this.lastMs = now;
+      this.lastTs = new Date(now).toISOString();
+    }
+    const seq = this.seq + 1;
+    const prev = this.prev;
+    let text = `{"ts":"${this.lastTs}","seq":${seq},"event":${str(scrubber, event.event, MAX_EVENT_NAME)}`;
+    for (const k of BEFORE_ARGUMENTS) text += field(scrubber, k, event[k]);
+    if (event.arguments !== undefined)
+      text += `,"arguments":${redactedJson(event.arguments, scrubber, this.opts.maxArgumentBytes, true)}`;
+    for (const k of AFTER_ARGUMENTS) text += field(scrubber, k, event[k]);
+    const d = event.duration_ms;
+    if (typeof d === 'number' && Number.isFinite(d)) text += `,"duration_ms":${Math.round(d * 1000) / 1000}`;
+    let extras = 0;
+    for (const k in event) {
+      if (KNOWN.has(k) || RESERVED.has(k) || !Object.hasOwn(event, k)) continue;
+      const v = event[k];
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+      if (++extras > MAX_EXTRA_KEYS) break;
+      text += `,${str(scrubber, k, MAX_EVENT_NAME)}:${redactedJson(v, scrubber, this.opts.maxArgumentBytes, false)}`;
+    }
+    text = escapeUnsafe(`${text},"prev":"${prev}"`);
+    const hash = lineHash(this.opts.key, prev, `${text}}`);
+    this.seq = seq;
+    this.prev = hash;
+    return `${text},"hash":"${hash}"}\n`;
+  }
+}
+
+function str(scrubber: Scrubber, value: unknown, max: number): string {
+  return JSON.stringify(scrubCapped(scrubber, typeof value === 'string' ? value : String(value), max));
+}
+
+function field(scrubber: Scrubber, key: string, value: unknown): string {
+  return value === undefined || value === null ? '' : `,"${key}":${str(scrubber, value, MAX_FIELD)}`;
+}

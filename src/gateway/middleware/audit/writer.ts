@@ -1,0 +1,469 @@
+import type { KeyObject } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { WardenError, describe, errnoCode } from '../../../errors.js';
+import { dataHome } from '../../../paths.js';
+import type { AuditEvent, AuditSink, ManagedSecret, SecretSource } from '../../pipeline.js';
+import { Chain, type ChainHead } from './format.js';
+import { loadAuditKey } from './key.js';
+import { readChainHead } from './read.js';
+import { scrubberFor, type Scrubber } from './redact.js';
+
+/**
+ * The audit log writer. `record` formats, redacts and chains a line at once (so the order of
+ * records is the order of the chain) and queues it; the queue is appended to the file in
+ * batches, one write per event-loop turn, strictly in order, through a handle opened for append.
+ *
+ * A write that fails (ENOSPC, EIO, EBADF, the file gone...) is reported through `log` once per
+ * run of failures, with the number of lines waiting; the lines stay queued, byte-exact (a line
+ * cut half-way is completed, never written twice), and are retried every `retryMs`, on the next
+ * record, and at once on `flush` or `reopen`. The queue holds at most `maxQueue` lines; beyond
+ * that, events are dropped, counted, reported through `log`, and recorded in the chain itself
+ * by an `audit_dropped` line (with the count) as soon as there is room again.
+ *
+ * One process writes a given file: two gateways on one log would interleave two chains.
+ */
+
+export interface AuditLogOptions {
+  /** The log file (absolute; config.ts resolves a relative one against the data directory). */
+  file: string;
+  /** The chain's HMAC key, if already loaded; else it is loaded from (or created at) keyFile. */
+  key?: KeyObject;
+  /** Default `$MCP_WARDEN_HOME/audit.key` (see paths.ts). */
+  keyFile?: string;
+  /** The managed secret values, masked wherever they appear in a line. */
+  secrets?: SecretSource;
+  /** Largest `arguments` (UTF-8 bytes of its JSON) kept whole; default 8192. */
+  maxArgumentBytes?: number;
+  /** Lines kept while the file cannot be written; default 100 000. */
+  maxQueue?: number;
+  /** How often a failed write is retried; default 1000 ms. */
+  retryMs?: number;
+  /** How often to look whether the file was moved away or removed (then reopen); 0 = never. Default 1000 ms. */
+  checkMs?: number;
+  /** Where failures and warnings go (one line each, never a value). */
+  log: (line: string) => void;
+}
+
+export interface AuditStats {
+  /** Lines written to the file (since open). */
+  written: number;
+  /** Lines queued, not yet (wholly) written. */
+  pending: number;
+  /** Write attempts that failed. */
+  failed: number;
+  /** Events dropped because the queue was full (or the log closed). */
+  dropped: number;
+  /** Whether the last write attempt failed, and why. */
+  failing?: string;
+  /** The chain's last seq and hash (of the last line queued). */
+  seq: number;
+  hash: string;
+}
+
+/** Lines per write at most (a long queue after a failure goes out in pieces). */
+const BATCH_LINES = 8192;
+const NO_SECRETS: SecretSource = () => [];
+
+export async function openAudit(opts: AuditLogOptions): Promise<AuditLog> {
+  const key = opts.key ?? (await loadAuditKey(opts.keyFile ?? join(dataHome(), 'audit.key'), opts.log));
+  let head;
+  try {
+    head = await readChainHead(opts.file, key);
+  } catch (err) {
+    throw new WardenError('AUDIT_IO', `cannot read the audit log ${opts.file} (${describe(err)})`, {
+      cause: err,
+    });
+  }
+  if (head.foreign)
+    opts.log(
+      `audit: the last line of ${head.file} does not verify with this key (another key, or edited); the chain continues from it, and audit verify will report that line`,
+    );
+  if (head.skipped > 0)
+    opts.log(
+      `audit: ${head.file} ends with ${head.skipped} lines that are not audit lines; audit verify will report them`,
+    );
+  if (head.partialTail)
+    opts.log(
+      `audit: ${opts.file} ends in a partial line (a write was cut short); new lines start on the next line`,
+    );
+  const log = new AuditLog(opts, key, head);
+  await log.start();
+  return log;
+}
+
+interface Waiter {
+  target: number;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+export class AuditLog implements AuditSink {
+  readonly file: string;
+  private readonly opts: AuditLogOptions;
+  private readonly chain: Chain;
+  private readonly secrets: SecretSource;
+  private lastSecrets: readonly ManagedSecret[] | undefined;
+  private scrubber: Scrubber | undefined;
+  private readonly maxQueue: number;
+  private readonly retryMs: number;
+
+  /** Lines not yet turned into bytes. */
+  private queue: string[] = [];
+  /** Bytes of whole lines taken from the queue and not yet all written; `skip` of them are. */
+  private carry: Buffer | undefined;
+  private carryLines = 0;
+  private skip = 0;
+  private fh: FileHandle | undefined;
+  /** The file the handle is open on (a cut line is completed only in the same file). */
+  private ino = -1;
+  private dev = -1;
+  private draining: Promise<void> | undefined;
+  private scheduled = false;
+  private reopenRequested = false;
+  private lastAttempt = 0;
+  private waiters: Waiter[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private enqueued = 0;
+  private written = 0;
+  private failed = 0;
+  private dropped = 0;
+  /** Dropped since the last audit_dropped line. */
+  private unmarked = 0;
+  private failing: { reason: string; attempts: number } | undefined;
+  private dropReported = false;
+  private formatReported = false;
+
+  constructor(opts: AuditLogOptions, key: KeyObject, head: ChainHead) {
+    this.opts = opts;
+    this.file = opts.file;
+    this.secrets = opts.secrets ?? NO_SECRETS;
+    this.maxQueue = opts.maxQueue ?? 100_000;
+    this.retryMs = opts.retryMs ?? 1000;
+    this.chain = new Chain({ key, maxArgumentBytes: opts.maxArgumentBytes ?? 8192 }, head);
+  }
+
+  /** Opens the file (a path that cannot be opened fails the start) and starts the move check. */
+  async start(): Promise<void> {
+    try {
+      this.fh = await this.openFile();
+    } catch (err) {
+      throw new WardenError('AUDIT_IO', `cannot open the audit log ${this.file} (${describe(err)})`, {
+        cause: err,
+      });
+    }
+    const every = this.opts.checkMs ?? 1000;
+    if (every > 0) {
+      this.checkTimer = setInterval(() => void this.checkMoved(), every);
+      this.checkTimer.unref();
+    }
+  }
+
+  /** Records one event. Never throws: a problem is counted and reported through `log`. */
+  record(event: AuditEvent): void {
+    if (this.closed) {
+      this.drop('the audit log is closed');
+      return;
+    }
+    if (this.pendingLines() >= this.maxQueue) {
+      this.drop(`the queue is full (${this.maxQueue} lines waiting for ${this.file})`);
+      return;
+    }
+    if (this.unmarked > 0) this.markDrops();
+    try {
+      this.push(this.chain.line(event, this.currentScrubber()));
+    } catch (err) {
+      this.dropped++;
+      this.unmarked++;
+      if (!this.formatReported) {
+        this.formatReported = true;
+        this.opts.log(
+          `audit: cannot format a ${String(event.event)} event (${describe(err)}); it is counted as dropped`,
+        );
+      }
+    }
+  }
+
+  /** Resolves when every line recorded before the call is in the file; AUDIT_IO if a write fails. */
+  flush(): Promise<void> {
+    const target = this.enqueued;
+    if (this.written >= target) return Promise.resolve();
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ target, resolve, reject }));
+    this.lastAttempt = 0;
+    void this.drain();
+    return done;
+  }
+
+  /**
+   * Finishes pending writes, closes the file and opens the path again (logrotate moved the old
+   * file away): the new file continues the chain. Never rejects; failures go to `log`.
+   */
+  async reopen(): Promise<void> {
+    if (this.closed) return;
+    this.reopenRequested = true;
+    this.lastAttempt = 0;
+    while (this.reopenRequested) await this.drain();
+  }
+
+  /** Writes what is pending and closes; AUDIT_IO (also reported through `log`) if lines are lost. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.checkTimer);
+    clearTimeout(this.retryTimer);
+    if (this.unmarked > 0) this.markDrops();
+    let error: unknown;
+    await this.flush().catch((err: unknown) => (error = err));
+    await this.draining;
+    const fh = this.fh;
+    this.fh = undefined;
+    await fh?.close().catch(() => undefined);
+    const lost = this.pendingLines();
+    if (lost > 0) {
+      const message = `${lost} audit line${lost === 1 ? '' : 's'} could not be written to ${this.file} (${this.failing?.reason ?? describe(error)}) and are lost`;
+      this.opts.log(`audit: ${message}`);
+      throw new WardenError('AUDIT_IO', message, { cause: error });
+    }
+  }
+
+  stats(): AuditStats {
+    const { seq, hash } = this.chain.head;
+    return {
+      written: this.written,
+      pending: this.pendingLines(),
+      failed: this.failed,
+      dropped: this.dropped,
+      ...(this.failing && { failing: this.failing.reason }),
+      seq,
+      hash,
+    };
+  }
+
+  private currentScrubber(): Scrubber {
+    const secrets = this.secrets();
+    if (secrets !== this.lastSecrets || this.scrubber === undefined) {
+      this.lastSecrets = secrets;
+      this.scrubber = scrubberFor(secrets);
+    }
+    return this.scrubber;
+  }
+
+  private pendingLines(): number {
+    return this.queue.length + this.carryLines;
+  }
+
+  private push(line: string): void {
+    this.queue.push(line);
+    this.enqueued++;
+    this.schedule();
+  }
+
+  private drop(why: string): void {
+    this.dropped++;
+    this.unmarked++;
+    if (!this.dropReported) {
+      this.dropReported = true;
+      this.opts.log(
+        `audit: DROPPING audit events: ${why}; the count goes into the log once it can be written`,
+      );
+    }
+  }
+
+  /** The chain's own record of events it could not keep. */
+  private markDrops(): void {
+    const count = this.unmarked;
+    this.unmarked = 0;
+    this.dropReported = false;
+    this.formatReported = false;
+    this.push(this.chain.line({ event: 'audit_dropped', count }, this.currentScrubber()));
+    this.opts.log(
+      `audit: ${count} audit event${count === 1 ? ' was' : 's were'} dropped (recorded as audit_dropped)`,
+    );
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    // While failing, retry at the timer's pace rather than on every record.
+    if (this.failing !== undefined && Date.now() - this.lastAttempt < this.retryMs) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.drain();
+    });
+  }
+
+  /** One writer loop at a time; every file-handle operation happens inside it. */
+  private drain(): Promise<void> {
+    this.draining ??= this.run().finally(() => {
+      this.draining = undefined;
+      if (this.failing === undefined && (this.queue.length > 0 || this.carry !== undefined)) this.schedule();
+    });
+    return this.draining;
+  }
+
+  private async run(): Promise<void> {
+    for (;;) {
+      if (this.reopenRequested) {
+        this.reopenRequested = false;
+        await this.closeHandle();
+        try {
+          this.fh = await this.openFile();
+        } catch (err) {
+          this.fail(err);
+          return;
+        }
+      }
+      if (this.queue.length === 0 && this.carry === undefined) return;
+      if (!(await this.writeBatch())) return;
+    }
+  }
+
+  private async writeBatch(): Promise<boolean> {
+    this.lastAttempt = Date.now();
+    let off = 0;
+    try {
+      this.fh ??= await this.openFile();
+      // After the open: a cut line is completed only in the file it was cut in (openFile decides).
+      off = this.skip;
+      if (this.carry === undefined) {
+        const n = Math.min(this.queue.length, BATCH_LINES);
+        const lines = n === this.queue.length ? this.queue : this.queue.slice(0, n);
+        this.queue = n === this.queue.length ? [] : this.queue.slice(n);
+        this.carry = Buffer.from(lines.join(''));
+        this.carryLines = n;
+        this.skip = off = 0;
+      }
+      const carry = this.carry;
+      while (off < carry.length) {
+        const { bytesWritten } = await this.fh.write(carry, off, carry.length - off);
+        if (bytesWritten <= 0) throw new WardenError('AUDIT_IO', 'the file accepted no bytes');
+        off += bytesWritten;
+      }
+    } catch (err) {
+      this.keepUnwritten(off);
+      this.fail(err);
+      return false;
+    }
+    const lines = this.carryLines;
+    this.written += lines;
+    this.carry = undefined;
+    this.carryLines = 0;
+    this.skip = 0;
+    if (this.failing !== undefined) {
+      const { attempts, reason } = this.failing;
+      this.failing = undefined;
+      clearTimeout(this.retryTimer);
+      this.opts.log(
+        `audit: ${this.file} is written again after ${attempts} failed attempt${attempts === 1 ? '' : 's'} (${reason}); ${lines + this.queue.length} waiting lines go out now`,
+      );
+    }
+    this.settle();
+    return true;
+  }
+
+  /** After a write stopped at byte `off` of the carry: drop the whole lines before it. */
+  private keepUnwritten(off: number): void {
+    const carry = this.carry;
+    if (carry === undefined || off === 0) return;
+    const lineStart = carry.lastIndexOf(10, off - 1) + 1;
+    let done = 0;
+    for (let i = carry.indexOf(10); i !== -1 && i < lineStart; i = carry.indexOf(10, i + 1)) done++;
+    this.written += done;
+    this.carryLines -= done;
+    this.carry = lineStart === carry.length ? undefined : carry.subarray(lineStart);
+    this.skip = off - lineStart;
+  }
+
+  private fail(err: unknown): void {
+    this.failed++;
+    const reason = errnoCode(err) ?? describe(err);
+    // A handle that failed may be dead (EBADF, EIO): the next attempt opens the path again.
+    void this.closeHandle();
+    if (this.failing === undefined) {
+      this.failing = { reason, attempts: 1 };
+      this.opts.log(
+        `audit: cannot write ${this.file} (${reason}): ${this.pendingLines()} lines waiting; they are kept (up to ${this.maxQueue}) and retried every ${this.retryMs / 1000} s`,
+      );
+    } else {
+      this.failing.attempts++;
+      this.failing.reason = reason;
+    }
+    const waiting = this.waiters;
+    this.waiters = [];
+    const error = new WardenError(
+      'AUDIT_IO',
+      `cannot write the audit log ${this.file} (${reason}); ${this.pendingLines()} lines waiting`,
+    );
+    for (const w of waiting) w.reject(error);
+    if (this.retryTimer === undefined && !this.closed) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        void this.drain();
+      }, this.retryMs);
+      this.retryTimer.unref();
+    }
+  }
+
+  private settle(): void {
+    if (this.waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (this.written >= w.target) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  private async openFile(): Promise<FileHandle> {
+    await fsp.mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
+    // a+: appends, and lets us read the last byte to see whether the file ends mid-line.
+    const fh = await fsp.open(this.file, 'a+', 0o600);
+    try {
+      const st = await fh.stat();
+      const same = st.ino === this.ino && st.dev === this.dev;
+      if (this.skip > 0 && !same) {
+        // The line a failed write cut is in another file now: write it whole here.
+        this.opts.log(
+          `audit: ${this.file} is a new file; the line cut by the failed write is written again whole`,
+        );
+        this.skip = 0;
+      }
+      this.ino = st.ino;
+      this.dev = st.dev;
+      if (this.skip === 0 && st.isFile() && st.size > 0) {
+        const last = Buffer.alloc(1);
+        await fh.read(last, 0, 1, st.size - 1);
+        if (last[0] !== 10) await fh.write('\n');
+      }
+      return fh;
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async closeHandle(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    await fh?.close().catch(() => undefined);
+  }
+
+  /** logrotate without a SIGHUP, or the file removed: reopen, so lines do not go to an unlinked file. */
+  private async checkMoved(): Promise<void> {
+    if (this.closed || this.fh === undefined || this.reopenRequested) return;
+    let moved: string | undefined;
+    try {
+      const st = await fsp.stat(this.file);
+      if (st.ino !== this.ino || st.dev !== this.dev) moved = 'was replaced';
+    } catch (err) {
+      moved = errnoCode(err) === 'ENOENT' ? 'was moved away or removed' : undefined;
+    }
+    if (moved === undefined || this.closed) return;
+    this.opts.log(`audit: ${this.file} ${moved}; reopening it (the chain continues in the new file)`);
+    await this.reopen();
+  }
+}
