@@ -296,7 +296,7 @@ describe('OAuth resource server, against a local authorization-server stand-in (
     it('[auth:oauth:malformed:401] text that is not a JWT is refused as invalid_token', async () => {
       const iss = await localIssuer();
       const { stage } = build(iss);
-      for (const t of ['abc', 'a.b.c', 'mcpw_not_a_jwt_at_all'])
+      for (const t of ['abc', 'a.b.c', 'mcpw_not_a_jwt_at_all', `${'a'.repeat(20_000)}.b.c`])
         expectInvalid(await call(stage, bearer(t)), t, /malformed/);
     });
 
@@ -482,6 +482,16 @@ describe('OAuth resource server, against a local authorization-server stand-in (
       expect((await call(stage, bearer(t))).admitted).toBe(true);
       now += 6_000;
       expectInvalid(await call(stage, bearer(t)), t, /has expired/);
+    });
+
+    it('[auth:oauth:cache:in-flight] parallel requests with a new token share one verification and one client', async () => {
+      const iss = await localIssuer();
+      const { stage } = build(iss);
+      const t = await iss.mint();
+      const all = await Promise.all(Array.from({ length: 20 }, () => call(stage, bearer(t))));
+      expect(all.every((o) => o.admitted)).toBe(true);
+      expect(new Set(all.map((o) => o.ctx.client)).size).toBe(1);
+      expect(iss.hits.get('/jwks')).toBe(1);
     });
 
     it('[auth:oauth:cache:bounded] the cache holds at most cacheSize tokens, the least recently used out first', async () => {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -65,6 +65,8 @@ export interface OAuthStage extends AdmissionStage {
 /** Asymmetric only: an HMAC token would be checked with a key anyone could read (the JWKS). */
 const ALGORITHMS = 'RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA Ed25519'.split(' ');
 const CACHE_MS = 60_000;
+/** Longer than any access token an issuer mints (they run to a few KiB): not hashed, not parsed. */
+const MAX_TOKEN = 16 * 1024;
 
 interface Verified {
   /** Epoch ms after which the entry is no longer used. */
@@ -216,6 +218,7 @@ export function oauthAuth(opts: OAuthStageOptions): OAuthStage {
 
   // --- verification, cached by the token's hash
   const cache = new Map<string, Verified>();
+  const inFlight = new Map<string, Promise<Verified | Refusal>>();
 
   const verify = async (token: string, keyHash: string, now: number): Promise<Verified | Refusal> => {
     let payload: JWTPayload;
@@ -280,10 +283,11 @@ export function oauthAuth(opts: OAuthStageOptions): OAuthStage {
     if (typeof header !== 'string')
       return invalid('more than one Authorization header', 400, 'invalid_request');
     // RFC 6750: another scheme is no bearer token at all.
-    if (header.length < 7 || header.slice(0, 7).toLowerCase() !== 'bearer ') return challenge();
+    if (!header.startsWith('Bearer ') && header.slice(0, 7).toLowerCase() !== 'bearer ') return challenge();
     const token = header.slice(7).trim();
     if (token === '') return invalid('empty bearer token', 400, 'invalid_request');
-    const hash = createHash('sha256').update(token).digest('hex');
+    if (token.length > MAX_TOKEN) return invalid('the access token is malformed');
+    const hash = digest('sha256', token, 'hex');
     const now = clock();
     const hit = cache.get(hash);
     if (hit !== undefined) {
@@ -293,10 +297,19 @@ export function oauthAuth(opts: OAuthStageOptions): OAuthStage {
         return admit(ctx, hit, next);
       }
     }
-    const v = await verify(token, hash, now);
-    if ('event' in v) return v;
-    remember(hash, v);
-    return admit(ctx, v, next);
+    // Parallel requests with a token not yet seen share one verification.
+    let pending = inFlight.get(hash);
+    if (pending === undefined) {
+      pending = verify(token, hash, now)
+        .then((v) => {
+          if (!('event' in v)) remember(hash, v);
+          return v;
+        })
+        .finally(() => inFlight.delete(hash));
+      inFlight.set(hash, pending);
+    }
+    const v = await pending;
+    return 'event' in v ? { ...v } : admit(ctx, v, next);
   } as OAuthStage;
 
   return Object.assign(stage, {
