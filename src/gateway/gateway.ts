@@ -139,6 +139,16 @@ export class Gateway {
           fromServer: (identity, up, m) => this.router.fromServer(identity, up, m),
           listChanged: (identity, kinds) => this.router.listChanged(identity, kinds),
           shared: () => this.identity(SHARED),
+          serverState: (identity, server, state, why) => {
+            if (state !== 'ready' && state !== 'closed' && state !== 'crashed') return;
+            this.opts.audit?.record({
+              event: state === 'ready' ? 'server_start' : 'server_stop',
+              server,
+              client_id: identity.key,
+              ...(state !== 'ready' && { outcome: state === 'crashed' ? 'error' : 'ok' }),
+              ...(why && { reason: why }),
+            });
+          },
         },
         servers ? { servers } : {},
       );

@@ -29,6 +29,8 @@ export interface IdentityHost {
   listChanged(identity: Identity, kinds: readonly ListKind[]): void;
   /** The identity that owns the servers every identity shares. */
   shared(): Identity;
+  /** A server of this identity started, or stopped (for the audit). */
+  serverState?(identity: Identity, server: string, state: UpstreamState, why?: string): void;
 }
 
 /** Which identity an upstream belongs to (the shared identity for a shared server). */
@@ -157,6 +159,7 @@ export class Identity {
 
   private upstreamState(u: Upstream, state: UpstreamState, why?: string): void {
     this.host.log(`${u.name} [${this.key}]: ${state}${why ? ` (${why})` : ''}`);
+    this.host.serverState?.(this, u.name, state, why);
     this.cache.delete(u.name);
     this.inFlight.get(u)?.clear();
     // A crashed server starts again on next use with the same tools, so sessions are not told its

@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import { WardenError } from '../errors.js';
 
 /**
@@ -18,6 +19,8 @@ export interface GatewaySettings {
   /** Extra Host and Origin values accepted besides the bound address and localhost. */
   allowedHosts: string[];
   allowedOrigins: string[];
+  /** PEM files for HTTPS (relative paths: from the config file's directory). */
+  tls?: { cert: string; key: string };
 }
 
 export const DEFAULTS: GatewaySettings = {
@@ -43,7 +46,11 @@ export async function parseSettings(path: string, doc: Record<string, unknown>):
   const schema = z
     .object({
       http: z
-        .object({ host: z.string().min(1).optional(), port: z.number().int().min(0).max(65535).optional() })
+        .object({
+          host: z.string().min(1).optional(),
+          port: z.number().int().min(0).max(65535).optional(),
+          tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+        })
         .strict()
         .optional(),
       sessionIdleSeconds: seconds.optional(),
@@ -79,5 +86,8 @@ export async function parseSettings(path: string, doc: Record<string, unknown>):
     maxBodyBytes: g.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     allowedHosts: g.allowedHosts ?? [],
     allowedOrigins: g.allowedOrigins ?? [],
+    ...(g.http?.tls && {
+      tls: { cert: resolve(dirname(path), g.http.tls.cert), key: resolve(dirname(path), g.http.tls.key) },
+    }),
   };
 }
