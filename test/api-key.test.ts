@@ -86,6 +86,9 @@ describe('apiKeyAuth', () => {
     // The same key in both headers is fine.
     const both = await admit(auth, adm({ authorization: `Bearer ${keys.ci}`, 'x-mcp-api-key': keys.ci }));
     expect(both.client?.id).toBe('ci');
+    // An empty Bearer beside a key is no second credential.
+    const empty = await admit(auth, adm({ authorization: 'Bearer ', 'x-mcp-api-key': keys.ci }));
+    expect(empty.client?.id).toBe('ci');
   });
 
   it('[auth:missing-key:401] a request without a key is refused 401 with a Bearer challenge', async () => {

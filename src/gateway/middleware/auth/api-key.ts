@@ -85,8 +85,8 @@ export function apiKeyAuth(opts: ApiKeyAuthOptions): AdmissionStage {
     if (auth === null || header === null) return AMBIGUOUS;
     let bearer: string | undefined;
     if (auth !== undefined && (auth.startsWith('Bearer ') || /^bearer /i.test(auth)))
-      bearer = auth.slice(7).trim();
-    const apiKey = header?.trim();
+      bearer = auth.slice(7).trim() || undefined;
+    const apiKey = header?.trim() || undefined;
     if (bearer !== undefined && apiKey !== undefined && bearer !== apiKey) return AMBIGUOUS;
     const presented = bearer ?? apiKey;
     if (!presented) return MISSING;
