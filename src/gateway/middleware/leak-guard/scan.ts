@@ -1,0 +1,203 @@
+import type { Allow } from './allow.js';
+import { SHAPES_RE, findShapes, shapeOf } from './detectors.js';
+import type { SecretIndex } from './secrets.js';
+
+/**
+ * Looks for secrets in a JSON value (a call's arguments, a result) and rewrites the strings that
+ * hold one. Most values hold none, so the work is split:
+ *  - the fast check serialises the value once and runs the secret filter (secrets.ts) and the
+ *    shape regex (detectors.ts) over that one string; a clean value stops there;
+ *  - only then is the value walked, every string (keys too) searched again on its own, and the
+ *    strings with a hit replaced, their containers copied and the rest shared.
+ * The fast check may answer "suspicious" for nothing the walk finds (a match across two strings),
+ * never the reverse. A finding names the detector and the JSON path, never the text.
+ */
+export interface Finding {
+  /** A shape detector's id, or `secret:NAME`. */
+  detector: string;
+  /** Where: `arguments.body`, `result.content[0].text`. */
+  path: string;
+}
+
+export interface Inspection {
+  value: unknown;
+  findings: Finding[];
+}
+
+export interface Detectors {
+  shapes: boolean;
+  index: SecretIndex | undefined;
+}
+
+/** Beyond this depth a subtree is treated as one string (its JSON), so the walk cannot overflow. */
+const MAX_DEPTH = 512;
+
+export function inspect(value: unknown, root: string, d: Detectors, allow: Allow): Inspection | undefined {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    json = undefined; // not JSON (cannot come off the wire): walk it
+  }
+  if (json !== undefined && !suspicious(json, d, allow)) return undefined;
+  const walk = new Walk(d, allow);
+  const out = walk.value(value, [root], 0);
+  return walk.findings.length === 0 ? undefined : { value: out, findings: walk.findings };
+}
+
+function secretAllowed(d: Detectors, allow: Allow, label: number): boolean {
+  const s = d.index!.secrets[label]!;
+  return allow.secrets.has(s.name) || allow.literals.has(s.value);
+}
+
+function suspicious(json: string, d: Detectors, allow: Allow): boolean {
+  if (d.index && d.index.forms.scan(json, (_start, _end, label) => !secretAllowed(d, allow, label)))
+    return true;
+  if (!d.shapes) return false;
+  const re = SHAPES_RE;
+  re.lastIndex = 0;
+  for (let m = re.exec(json); m !== null; m = re.exec(json)) {
+    const shape = shapeOf(m);
+    const text = shape.value ? m.groups![shape.value]! : m[0];
+    if (!allow.detectors.has(shape.id) && !allow.literals.has(text)) {
+      re.lastIndex = 0;
+      return true;
+    }
+  }
+  return false;
+}
+
+interface Hit {
+  start: number;
+  end: number;
+  marker: string;
+  detector: string;
+}
+
+const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+function pathText(path: readonly (string | number)[]): string {
+  let out = String(path[0]);
+  for (let i = 1; i < path.length; i++) {
+    const seg = path[i]!;
+    out +=
+      typeof seg === 'number' ? `[${seg}]` : PLAIN_KEY.test(seg) ? `.${seg}` : `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+class Walk {
+  readonly findings: Finding[] = [];
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly d: Detectors,
+    private readonly allow: Allow,
+  ) {}
+
+  value(v: unknown, path: (string | number)[], depth: number): unknown {
+    if (typeof v === 'string') return this.string(v, path);
+    if (v === null || typeof v !== 'object') return v;
+    if (depth >= MAX_DEPTH) {
+      let json: string | undefined;
+      try {
+        json = JSON.stringify(v);
+      } catch {
+        json = undefined;
+      }
+      const r = json === undefined ? json : this.string(json, path);
+      return r === json ? v : r;
+    }
+    if (Array.isArray(v)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        const r = this.value(v[i], path, depth + 1);
+        path.pop();
+        if (r !== v[i]) (out ??= v.slice())[i] = r;
+      }
+      return out ?? v;
+    }
+    const obj = v as Record<string, unknown>;
+    const keys = Object.keys(obj);
+    let out: Record<string, unknown> | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const nk = this.string(k, path, true);
+      path.push(nk);
+      const r = this.value(obj[k], path, depth + 1);
+      path.pop();
+      if (!out && (nk !== k || r !== obj[k])) {
+        out = {};
+        for (let j = 0; j < i; j++) out[keys[j]!] = obj[keys[j]!];
+      }
+      if (out) out[nk] = r;
+    }
+    return out ?? v;
+  }
+
+  /** The string with every hit replaced by its marker (the same string when there is none). */
+  string(s: string, path: readonly (string | number)[], isKey = false): string {
+    const hits = this.hits(s);
+    if (hits.length === 0) return s;
+    hits.sort((a, b) => a.start - b.start || b.end - a.end);
+    let out = '';
+    let at = 0;
+    for (let i = 0; i < hits.length;) {
+      const first = hits[i]!;
+      let end = first.end;
+      // Overlapping hits (a value and its JSON form, two secrets sharing characters): one marker.
+      for (i++; i < hits.length && hits[i]!.start < end; i++) end = Math.max(end, hits[i]!.end);
+      out += s.slice(at, first.start) + escapeGuard(s, first.start, end, first.marker);
+      at = end;
+    }
+    out += s.slice(at);
+    const where = pathText(isKey ? [...path, '(key)'] : path);
+    for (const h of hits) {
+      const key = `${h.detector}\0${where}`;
+      if (this.seen.has(key)) continue;
+      this.seen.add(key);
+      this.findings.push({ detector: h.detector, path: where });
+    }
+    return out;
+  }
+
+  private hits(s: string): Hit[] {
+    const hits: Hit[] = [];
+    const { index, shapes } = this.d;
+    if (index)
+      index.forms.scan(s, (start, end, label) => {
+        if (secretAllowed(this.d, this.allow, label)) return;
+        hits.push({
+          start,
+          end,
+          marker: index.markers[label]!,
+          detector: `secret:${index.secrets[label]!.name}`,
+        });
+      });
+    if (shapes)
+      for (const h of findShapes(
+        s,
+        (id, text) => this.allow.detectors.has(id) || this.allow.literals.has(text),
+      ))
+        hits.push({ start: h.start, end: h.end, marker: `[redacted:${h.id}]`, detector: h.id });
+    return hits;
+  }
+}
+
+/**
+ * The marker, with a backslash added where the cut would unbalance a JSON escape in the text
+ * around it (a value inside JSON inside a string): before it when the hit starts right after an
+ * escaping backslash, after it when the hit ends with one.
+ */
+function escapeGuard(s: string, start: number, end: number, marker: string): string {
+  const before = backslashesBefore(s, start) % 2 === 1 ? '\\' : '';
+  const after = s.charCodeAt(end - 1) === 0x5c && backslashesBefore(s, end) % 2 === 1 ? '\\' : '';
+  return before + marker + after;
+}
+
+function backslashesBefore(s: string, at: number): number {
+  let i = at;
+  while (i > 0 && s.charCodeAt(i - 1) === 0x5c) i--;
+  return at - i;
+}
