@@ -14,6 +14,8 @@ import { SLOTS, type Refused } from './sliding-window.js';
  * ioredis is imported on first construction, so a gateway without Redis never loads it.
  */
 const SCRIPT = `
+-- Writes after TIME need effects replication: the default since Redis 5, a no-op call since 7.
+if redis.replicate_commands then redis.replicate_commands() end
 local d = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
 local r = n + 1
@@ -21,7 +23,7 @@ local ttl = math.ceil((n + 2) * d)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local slot = math.floor(now / d)
-local lasts, sums = {}, {}
+local lasts, sums, moved = {}, {}, {}
 local refused, wait = 0, 0
 for k = 1, #KEYS do
   local key = KEYS[k]
@@ -29,7 +31,7 @@ for k = 1, #KEYS do
   local last, sum = tonumber(st[1]), tonumber(st[2]) or 0
   if last == nil or slot - last > n then
     if last ~= nil then redis.call('DEL', key) end
-    last, sum = slot, 0
+    last, sum, moved[k] = slot, 0, true
   elseif slot > last then
     for q = last + 1, slot do
       local i = q % r
@@ -39,7 +41,7 @@ for k = 1, #KEYS do
         redis.call('HDEL', key, i)
       end
     end
-    last = slot
+    last, moved[k] = slot, true
   end
   lasts[k], sums[k] = last, sum
   local limit = tonumber(ARGV[2 + k])
@@ -56,12 +58,16 @@ for k = 1, #KEYS do
   end
 end
 for k = 1, #KEYS do
+  -- Once per slot: the new position and sum, and the expiry (a key outlives its last request by
+  -- more than a window, after which nothing in it counts any more).
+  if moved[k] then
+    redis.call('HSET', KEYS[k], 'l', lasts[k], 's', sums[k])
+    redis.call('PEXPIRE', KEYS[k], ttl)
+  end
   if refused == 0 then
     redis.call('HINCRBY', KEYS[k], lasts[k] % r, 1)
-    sums[k] = sums[k] + 1
+    redis.call('HINCRBY', KEYS[k], 's', 1)
   end
-  redis.call('HSET', KEYS[k], 'l', lasts[k], 's', sums[k])
-  redis.call('PEXPIRE', KEYS[k], ttl)
 end
 return {refused - 1, wait}
 `;

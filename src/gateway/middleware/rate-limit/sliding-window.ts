@@ -44,6 +44,8 @@ interface Ring {
 export class MemoryWindows {
   readonly #slotMs: number;
   readonly #rings = new Map<string, Ring>();
+  /** Reused by take() for several keys (it never awaits, so no two calls share it). */
+  readonly #scratch: Ring[] = [];
   #sweepAt = 0;
 
   constructor(windowMs: number) {
@@ -70,7 +72,9 @@ export class MemoryWindows {
       ring.sum++;
       return undefined;
     }
-    const rings = keys.map((k) => this.#ring(k, slot));
+    const rings = this.#scratch;
+    rings.length = keys.length;
+    for (let i = 0; i < keys.length; i++) rings[i] = this.#ring(keys[i]!, slot);
     let refused: Refused | undefined;
     for (let i = 0; i < rings.length; i++) {
       if (rings[i]!.sum < limits[i]!) continue;
@@ -78,7 +82,8 @@ export class MemoryWindows {
       if (!refused || waitMs > refused.waitMs) refused = { which: i, waitMs };
     }
     if (refused) return refused;
-    for (const ring of rings) {
+    for (let i = 0; i < rings.length; i++) {
+      const ring = rings[i]!;
       ring.counts[ring.last % (SLOTS + 1)]!++;
       ring.sum++;
     }
