@@ -6,7 +6,7 @@ import { SECRET_LEAK_BLOCKED, type Request, type Response } from '../src/gateway
 import { parseLeakGuard } from '../src/gateway/middleware/leak-guard/config.js';
 import { FormIndex } from '../src/gateway/middleware/leak-guard/secrets.js';
 import {
-  DETECTORS,
+  type DetectorId,
   leakGuard,
   type LeakGuardOptions,
   type LeakInfo,
@@ -40,7 +40,7 @@ const pem = (
   generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
 ).trim();
 
-const POSITIVE: Record<(typeof DETECTORS)[number], string[]> = {
+const POSITIVE: Record<DetectorId, string[]> = {
   github: [
     'ghp_' + pick(B62, 36),
     'gho_' + pick(B62, 36),
@@ -147,7 +147,7 @@ describe('token shapes', () => {
   const stage = leakGuard({});
 
   /** Every sample of a detector, in plain text, on its own line, inside JSON in text, deep in structure. */
-  async function expectRedacted(id: (typeof DETECTORS)[number]) {
+  async function expectRedacted(id: DetectorId) {
     expect(POSITIVE[id].length).toBeGreaterThan(0);
     for (const sample of POSITIVE[id]) {
       const { res } = await through(stage, callSay(), {
