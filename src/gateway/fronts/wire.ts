@@ -1,4 +1,6 @@
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { WardenError, describe, isWardenError } from '../../errors.js';
 import { WireRequest, WireResponse, type WireLink } from './wire-message.js';
 import { CHUNKED, ChunkedDecoder, STATUS_TEXT, parseHead, type RequestHead } from './wire-parse.js';
 
@@ -20,6 +22,8 @@ export { WireRequest, WireResponse };
  * - A response without content-length is sent chunked (close-delimited to an HTTP/1.0 client),
  *   unless `end(chunk)` comes before anything was sent: then its length is known.
  * - Errors the server answers itself close the connection and never echo the request.
+ * - With `tls`, it speaks HTTPS (TLS 1.2 or later, ALPN http/1.1): a connection becomes the same
+ *   HTTP connection once its handshake completes, and is dropped if that takes too long.
  */
 export interface WireOptions {
   maxBodyBytes?: number;
@@ -32,8 +36,15 @@ export interface WireOptions {
   keepAliveTimeoutMs?: number;
   /** The body of the server's own error answers (400, 408, 413...); plain text by default. */
   errorBody?: (status: number) => { type: string; body: string };
-  /** A handler that threw or rejected, and errors of the listening socket after listen(). */
+  /**
+   * A handler that threw or rejected, errors of the listening socket after listen(), and failed
+   * TLS handshakes (not those of clients that hung up before theirs: load balancers' TCP probes).
+   */
   onError?: (err: unknown) => void;
+  /** PEM certificate (chain) and private key, as `loadTls` reads them: the server speaks HTTPS. */
+  tls?: { cert: Buffer | string; key: Buffer | string };
+  /** With `tls`: from the TCP connection to the end of the handshake. */
+  handshakeTimeoutMs?: number;
 }
 
 export type WireHandler = (req: WireRequest, res: WireResponse) => void | Promise<void>;
@@ -58,7 +69,7 @@ const EMPTY = Buffer.alloc(0);
 
 interface Context {
   handler: WireHandler;
-  opts: Required<Omit<WireOptions, 'onError'>> & Pick<WireOptions, 'onError'>;
+  opts: Required<Omit<WireOptions, 'onError' | 'tls'>> & Pick<WireOptions, 'onError'>;
   conns: Set<Conn>;
   closing: boolean;
 }
@@ -290,7 +301,6 @@ function defaultErrorBody(status: number): { type: string; body: string } {
 }
 
 export async function createWireServer(handler: WireHandler, options: WireOptions = {}): Promise<WireServer> {
-  const { createServer } = await import('node:net');
   const opts: Context['opts'] = {
     maxBodyBytes: options.maxBodyBytes ?? 4 * 1024 * 1024,
     maxHeaderBytes: options.maxHeaderBytes ?? 16 * 1024,
@@ -298,6 +308,7 @@ export async function createWireServer(handler: WireHandler, options: WireOption
     headersTimeoutMs: options.headersTimeoutMs ?? 15_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 65_000,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     errorBody: options.errorBody ?? defaultErrorBody,
     onError: options.onError,
   };
@@ -305,9 +316,13 @@ export async function createWireServer(handler: WireHandler, options: WireOption
     if (typeof v === 'number' && !(Number.isSafeInteger(v) && v > 0))
       throw new RangeError(`wire: ${name} must be a positive integer, not ${v}`);
   const ctx: Context = { handler, opts, conns: new Set(), closing: false };
-  const server = createServer({ allowHalfOpen: true, noDelay: true }, (sock) => {
+  const serve = (sock: Socket) => {
     ctx.conns.add(new Conn(sock, ctx));
-  });
+  };
+  const handshaking = new Map<string, Socket>();
+  const server = options.tls
+    ? await tlsServer(options.tls, opts, handshaking, serve)
+    : (await import('node:net')).createServer({ allowHalfOpen: true, noDelay: true }, serve);
   // One timer for every connection's deadline rather than one per request.
   const tick = Math.max(
     10,
@@ -322,6 +337,7 @@ export async function createWireServer(handler: WireHandler, options: WireOption
 
   const closeIdle = () => {
     for (const c of ctx.conns) if (c.idle) c.sock.destroy();
+    for (const sock of handshaking.values()) sock.destroy();
   };
   return {
     listen: (port, host) =>
@@ -342,6 +358,107 @@ export async function createWireServer(handler: WireHandler, options: WireOption
     closeIdleConnections: closeIdle,
     closeAllConnections() {
       for (const c of ctx.conns) c.sock.destroy();
+      for (const sock of handshaking.values()) sock.destroy();
     },
   };
+}
+
+/**
+ * The HTTPS listener: node:tls's server, each connection handed to `serve` once its handshake is
+ * done. Until then it is no Conn; `handshaking` holds its TCP socket, by its address pair (node
+ * tells no other way to find it from the TLS socket), so close() drops it without waiting for the
+ * handshake timeout.
+ */
+async function tlsServer(
+  { cert, key }: NonNullable<WireOptions['tls']>,
+  opts: Context['opts'],
+  handshaking: Map<string, Socket>,
+  serve: (sock: Socket) => void,
+): Promise<Server> {
+  const { createServer } = await import('node:tls');
+  const server = createServer(
+    {
+      cert,
+      key,
+      minVersion: 'TLSv1.2',
+      ALPNProtocols: ['http/1.1'],
+      handshakeTimeout: opts.handshakeTimeoutMs,
+      // Unlike the plain server's: a client that sends its FIN before its ClientHello (a load
+      // balancer's TCP probe) would otherwise hold the socket until the handshake timeout. Once
+      // a Conn has the socket, its 'end' handler destroys it outside LINGER either way.
+      allowHalfOpen: false,
+      noDelay: true,
+    },
+    (sock) => {
+      handshaking.delete(pairOf(sock));
+      serve(sock);
+    },
+  );
+  server.on('connection', (sock: Socket) => {
+    const pair = pairOf(sock);
+    handshaking.set(pair, sock);
+    sock.once('close', () => {
+      if (handshaking.get(pair) === sock) handshaking.delete(pair);
+    });
+  });
+  // Node leaves the socket open after some of these (a handshake timeout): the listener ends it.
+  server.on('tlsClientError', (err: Error & { code?: string; reason?: string }, sock: TLSSocket) => {
+    sock.destroy();
+    if (err.code === 'ECONNRESET') return;
+    // OpenSSL's message spans lines and names its source files; its reason is the useful part.
+    const why = `${err.reason ?? err.message}${err.code ? ` (${err.code})` : ''}`;
+    const from = sock.remoteAddress === undefined ? '' : ` with ${sock.remoteAddress}`;
+    opts.onError?.(
+      Object.assign(new Error(`TLS handshake${from} failed: ${why}`, { cause: err }), { code: err.code }),
+    );
+  });
+  return server;
+}
+
+const pairOf = (sock: Socket) =>
+  `${sock.remoteAddress}:${sock.remotePort}>${sock.localAddress}:${sock.localPort}`;
+
+/**
+ * Reads the certificate and key files of `gateway.http.tls` for `WireOptions.tls`. Every failure
+ * is one CONFIG_INVALID line naming the file: unreadable, not PEM, a key that group or others
+ * may read (refused, as ssh refuses one), or a pair OpenSSL will not use together.
+ */
+export async function loadTls(certPath: string, keyPath: string): Promise<{ cert: Buffer; key: Buffer }> {
+  const { open } = await import('node:fs/promises');
+  const read = async (path: string, what: 'cert' | 'key') => {
+    const fail = (why: string) =>
+      new WardenError('CONFIG_INVALID', `gateway.http.tls.${what}: ${path} ${why}`);
+    let fh;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      throw fail(`cannot be read (${describe(err)})`);
+    }
+    try {
+      const mode = (await fh.stat()).mode & 0o777;
+      if (what === 'key' && process.platform !== 'win32' && (mode & 0o077) !== 0)
+        throw fail(`is open to group or others (mode 0${mode.toString(8)}); run chmod 600 ${path}`);
+      const pem = await fh.readFile();
+      const label = what === 'cert' ? /-----BEGIN CERTIFICATE-----/ : /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+      if (!label.test(pem.toString('latin1')))
+        throw fail(`is not a PEM ${what === 'cert' ? 'certificate' : 'private key'}`);
+      return pem;
+    } catch (err) {
+      throw isWardenError(err) ? err : fail(`cannot be read (${describe(err)})`);
+    } finally {
+      await fh.close();
+    }
+  };
+  const cert = await read(certPath, 'cert');
+  const key = await read(keyPath, 'key');
+  const { createSecureContext } = await import('node:tls');
+  try {
+    createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+  } catch (err) {
+    throw new WardenError(
+      'CONFIG_INVALID',
+      `gateway.http.tls: ${certPath} and ${keyPath} are not a usable certificate and key (${describe(err)})`,
+    );
+  }
+  return { cert, key };
 }
