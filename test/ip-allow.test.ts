@@ -37,9 +37,9 @@ async function run(opts: IpAllowOptions, peerIp: string, headers: Admission['hea
 const admits = async (opts: IpAllowOptions, peerIp: string, headers: Admission['headers'] = {}) =>
   (await run(opts, peerIp, headers)).admitted;
 
-function configError(fn: () => unknown): string {
+async function configError(fn: () => unknown): Promise<string> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     if (isWardenError(err, 'CONFIG_INVALID')) return err.message;
     throw err;
@@ -81,7 +81,7 @@ describe('ip-allow: the allowlist', () => {
     expect(await run(opts, '::FFFF:10.1.2.3')).toMatchObject({ admitted: true, clientIp: '10.1.2.3' });
     expect(await run(opts, '::ffff:11.1.2.3')).toMatchObject({ admitted: false, clientIp: '11.1.2.3' });
     // The mapped form in the config is the IPv4 network it carries.
-    expect(parseIpAllow({ allowIps: ['::ffff:192.168.0.0/112', '::ffff:10.9.9.9'] })).toEqual({
+    expect(await parseIpAllow({ allowIps: ['::ffff:192.168.0.0/112', '::ffff:10.9.9.9'] })).toEqual({
       allowIps: ['192.168.0.0/16', '10.9.9.9/32'],
     });
     expect(await admits({ allowIps: ['::ffff:192.168.0.0/112'] }, '192.168.3.4')).toBe(true);
@@ -111,7 +111,7 @@ describe('ip-allow: the allowlist', () => {
   });
 
   it('[ipallow:everyone] without allowIps every address is admitted and its address still resolved', async () => {
-    for (const opts of [{}, { allowIps: [] }, parseIpAllow({ allowIps: null })]) {
+    for (const opts of [{}, { allowIps: [] }, await parseIpAllow({ allowIps: null })]) {
       expect(await run(opts, '203.0.113.5')).toMatchObject({ admitted: true, clientIp: '203.0.113.5' });
       expect(await run(opts, '::ffff:127.0.0.1')).toMatchObject({ admitted: true, clientIp: '127.0.0.1' });
     }
@@ -201,9 +201,9 @@ describe('ip-allow: X-Forwarded-For', () => {
 });
 
 describe('ip-allow: configuration', () => {
-  it('[ipallow:config:canonical] parseIpAllow answers both lists in canonical form', () => {
+  it('[ipallow:config:canonical] parseIpAllow answers both lists in canonical form', async () => {
     expect(
-      parseIpAllow({
+      await parseIpAllow({
         allowIps: ['10.0.0.0/8', '::1', '2001:db8::/32', '192.168.1.7', ' 172.16.0.0 / 12 '],
         trustedProxies: ['127.0.0.1', '::ffff:10.0.0.0/104'],
       }),
@@ -211,18 +211,18 @@ describe('ip-allow: configuration', () => {
       allowIps: ['10.0.0.0/8', '::1/128', '2001:db8::/32', '192.168.1.7/32', '172.16.0.0/12'],
       trustedProxies: ['127.0.0.1/32', '10.0.0.0/8'],
     });
-    expect(parseIpAllow({})).toEqual({});
-    expect(parseIpAllow({ allowIps: null, trustedProxies: [] })).toEqual({ trustedProxies: [] });
+    expect(await parseIpAllow({})).toEqual({});
+    expect(await parseIpAllow({ allowIps: null, trustedProxies: [] })).toEqual({ trustedProxies: [] });
   });
 
-  it('[ipallow:config:invalid] a bad entry is a CONFIG_INVALID error naming it, when parsed and when the stage is built', () => {
-    expect(configError(() => parseIpAllow({ allowIps: ['10.0.0.0/8', '::1', '10.0.0.300/8'] }))).toBe(
+  it('[ipallow:config:invalid] a bad entry is a CONFIG_INVALID error naming it, when parsed and when the stage is built', async () => {
+    expect(await configError(() => parseIpAllow({ allowIps: ['10.0.0.0/8', '::1', '10.0.0.300/8'] }))).toBe(
       'gateway.allowIps[2]: "10.0.0.300/8" is not an IP address or CIDR',
     );
-    expect(configError(() => parseIpAllow({ trustedProxies: ['10.0.0.0/33'] }))).toBe(
+    expect(await configError(() => parseIpAllow({ trustedProxies: ['10.0.0.0/33'] }))).toBe(
       'gateway.trustedProxies[0]: "10.0.0.0/33" is not an IP address or CIDR (an IPv4 prefix is 0-32)',
     );
-    expect(configError(() => parseIpAllow({ allowIps: ['::/129'] }))).toMatch(
+    expect(await configError(() => parseIpAllow({ allowIps: ['::/129'] }))).toMatch(
       /^gateway\.allowIps\[0\]: .*0-128/,
     );
     for (const bad of [
@@ -235,20 +235,19 @@ describe('ip-allow: configuration', () => {
       '',
       '010.0.0.1',
     ])
-      expect(
-        configError(() => parseIpAllow({ allowIps: [bad] })),
-        bad,
-      ).toMatch(/^gateway\.allowIps\[0\]: ".*" is not/);
-    expect(configError(() => parseIpAllow({ allowIps: [10] }))).toBe(
+      expect(await configError(() => parseIpAllow({ allowIps: [bad] })), bad).toMatch(
+        /^gateway\.allowIps\[0\]: ".*" is not/,
+      );
+    expect(await configError(() => parseIpAllow({ allowIps: [10] }))).toBe(
       'gateway.allowIps[0]: 10 is not a string',
     );
-    expect(configError(() => parseIpAllow({ allowIps: '10.0.0.0/8' }))).toMatch(
+    expect(await configError(() => parseIpAllow({ allowIps: '10.0.0.0/8' }))).toMatch(
       /^gateway\.allowIps: expected a list/,
     );
-    expect(configError(() => ipAllow({ allowIps: ['10.0.0.0/8', 'nope'] }))).toBe(
+    expect(await configError(() => ipAllow({ allowIps: ['10.0.0.0/8', 'nope'] }))).toBe(
       'gateway.allowIps[1]: "nope" is not an IP address or CIDR',
     );
-    expect(configError(() => ipAllow({ trustedProxies: ['1.2.3.4/40'] }))).toMatch(
+    expect(await configError(() => ipAllow({ trustedProxies: ['1.2.3.4/40'] }))).toMatch(
       /^gateway\.trustedProxies\[0\]/,
     );
   });

@@ -1,7 +1,4 @@
-// zod, statically: this module is loaded only to parse the gateway's config, which loads zod
-// anyway, and keeping it synchronous is what the settings parser calls.
-// eslint-disable-next-line @typescript-eslint/no-restricted-imports
-import { z } from 'zod';
+import type { z as Z } from 'zod';
 import { WardenError } from '../../../errors.js';
 import { cidrAt, formatCidr } from './address.js';
 
@@ -13,17 +10,23 @@ export interface IpAllowOptions {
   trustedProxies?: readonly string[];
 }
 
-const list = z.array(z.unknown()).optional();
+let list: Z.ZodOptional<Z.ZodArray<Z.ZodUnknown>> | undefined;
 
 /**
  * Checks both lists and answers them in a canonical form (`192.168.1.7` is `192.168.1.7/32`,
  * `::ffff:10.0.0.0/104` is `10.0.0.0/8`). Throws CONFIG_INVALID naming the entry:
- * `gateway.allowIps[2]: "10.0.0.300/8" is not an IP address or CIDR`.
+ * `gateway.allowIps[2]: "10.0.0.300/8" is not an IP address or CIDR`. Async because zod is
+ * imported when it is needed, as the other config sections do.
  */
-export function parseIpAllow(raw: { allowIps?: unknown; trustedProxies?: unknown }): IpAllowOptions {
+export async function parseIpAllow(raw: {
+  allowIps?: unknown;
+  trustedProxies?: unknown;
+}): Promise<IpAllowOptions> {
+  const { z } = await import('zod');
+  list ??= z.array(z.unknown()).optional();
   const check = (name: 'allowIps' | 'trustedProxies'): string[] | undefined => {
     // `allowIps:` with nothing after it is YAML's null: absent.
-    const parsed = list.safeParse(raw[name] ?? undefined);
+    const parsed = list!.safeParse(raw[name] ?? undefined);
     if (!parsed.success)
       throw new WardenError(
         'CONFIG_INVALID',
