@@ -1,6 +1,8 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { Gateway, ServerRuntime } from '../gateway/gateway.js';
 import { isLoopback } from '../gateway/fronts/origin.js';
+import type { ManagedSecret } from '../gateway/pipeline.js';
+import type { Security } from '../gateway/security.js';
 import type { GatewaySettings } from '../gateway/settings.js';
 import { assess } from '../servers/readiness.js';
 import { openServers, parse } from './common.js';
@@ -22,10 +24,18 @@ no state). A server whose required secret is missing is left out, with the reaso
   --config F     config file (default ./mcp-warden.yaml, then $XDG_CONFIG_HOME/mcp-warden/config.yaml)
   --env E        the environment whose providers to read secrets from
   --allow-unauthenticated
-                 allow a non-loopback bind (client authentication is not built yet)
+                 allow a non-loopback bind with no client authentication configured (warns)
 
-SIGHUP, or a change to the config file, reloads the servers without dropping other sessions;
-SIGTERM and SIGINT let calls in flight finish (gateway.drainSeconds) and stop every server.
+Security (the gateway: section of the config; see the README): gateway.auth.keys (client API
+keys, see 'mcp-warden keys'), gateway.auth.oauth (JWT access tokens from an issuer),
+gateway.allowIps and gateway.trustedProxies, gateway.rateLimit (Redis to share it between
+replicas), gateway.audit (a hash-chained JSON-lines file, see 'mcp-warden audit'),
+gateway.safety (destructive tools are denied by default), gateway.leakGuard (secret values and
+token shapes redacted from arguments and results by default), gateway.http.tls (cert and key).
+
+SIGHUP, or a change to the config file, reloads the servers without dropping other sessions
+(SIGHUP also reopens the audit file, for logrotate); key changes apply at once. SIGTERM and
+SIGINT let calls in flight finish (gateway.drainSeconds) and stop every server.
 `;
 
 interface Values {
@@ -43,7 +53,14 @@ async function load(
   config: string | undefined,
   environment: string | undefined,
   log: (l: string) => void,
-): Promise<{ runtimes: ServerRuntime[]; settings: GatewaySettings; path: string }> {
+): Promise<{
+  runtimes: ServerRuntime[];
+  settings: GatewaySettings;
+  path: string;
+  doc: Record<string, unknown>;
+  secrets: ManagedSecret[];
+  resolve: (ref: string) => Promise<string>;
+}> {
   const { store, servers, config: doc } = await openServers(cli, config, environment);
   const { parseSettings } = await import('../gateway/settings.js');
   const settings = await parseSettings(doc.path, doc.doc);
@@ -53,7 +70,25 @@ async function load(
     else if (r.state !== 'off')
       log(`${r.server.name} is ${r.state}: ${r.problems.map((p) => p.detail).join('; ')}`);
   }
-  return { runtimes, settings, path: doc.path };
+  const secrets: ManagedSecret[] = [];
+  for (const r of runtimes)
+    for (const [need, value] of r.values) secrets.push({ name: need.name, value, server: r.config.name });
+  const resolve = async (ref: string) => (await store.resolveRefs([ref])).get(ref)!;
+  return { runtimes, settings, path: doc.path, doc: doc.doc, secrets, resolve };
+}
+
+/** secret_access lines: which server was given which secrets (names only), at start and reload. */
+function recordAccess(security: Security, runtimes: readonly ServerRuntime[], why: string): void {
+  for (const r of runtimes) {
+    if (r.values.size === 0) continue;
+    security.audit?.record({
+      event: 'secret_access',
+      server: r.config.name,
+      secrets: [...r.values.keys()].map((n) => n.name),
+      reason: why,
+      outcome: 'ok',
+    });
+  }
 }
 
 export async function run(args: string[], cli: Cli): Promise<number> {
@@ -86,18 +121,40 @@ export async function run(args: string[], cli: Cli): Promise<number> {
     ...(v.host !== undefined && { host: v.host }),
     ...(port !== undefined && { port }),
   };
-  if (v.http && !isLoopback(settings.host)) {
+  let secrets: readonly ManagedSecret[] = first.secrets;
+  const { buildSecurity, publicUrlOf } = await import('../gateway/security.js');
+  const security = await buildSecurity(first.doc, {
+    configPath: first.path,
+    env: cli.env,
+    log,
+    secrets: () => secrets,
+    stdio: !v.http,
+    resolve: first.resolve,
+    ...(v.http && { publicUrl: publicUrlOf(settings) }),
+  });
+  if (v.http && !isLoopback(settings.host) && !security.authenticated) {
+    await security.close();
     if (!v['allow-unauthenticated'])
       throw usage(
-        `refusing to listen on ${settings.host} without client authentication; bind 127.0.0.1, or pass --allow-unauthenticated`,
+        `refusing to listen on ${settings.host} without client authentication; configure gateway.auth (keys or oauth), bind 127.0.0.1, or pass --allow-unauthenticated`,
       );
+  }
+  if (v.http && !isLoopback(settings.host) && !security.authenticated)
     log(
       `WARNING: listening on ${settings.host} with no client authentication: anyone who can reach it can call every tool`,
     );
-  }
+  for (const line of security.summary) log(line);
   const { Gateway } = await import('../gateway/gateway.js');
-  const gateway: Gateway = new Gateway({ settings, env: cli.env, log });
+  const gateway: Gateway = new Gateway({
+    settings,
+    env: cli.env,
+    log,
+    stages: security.stages,
+    ...(security.admission && { admission: security.admission }),
+    ...(security.audit && { audit: security.audit }),
+  });
   await gateway.setServers(first.runtimes);
+  recordAccess(security, first.runtimes, 'resolved at start');
   log(`servers: ${first.runtimes.map((r) => r.config.name).join(', ') || 'none ready'}`);
 
   let reloading = Promise.resolve();
@@ -105,14 +162,26 @@ export async function run(args: string[], cli: Cli): Promise<number> {
     reloading = reloading.then(async () => {
       try {
         const next = await load(cli, v.config, v.env, log);
+        secrets = next.secrets;
         const d = await gateway.setServers(next.runtimes);
         log(
           `config reloaded (${why}): added ${d.added.join(', ') || '-'}, removed ${d.removed.join(', ') || '-'}, changed ${d.changed.join(', ') || '-'}`,
         );
+        if (JSON.stringify(next.doc.gateway ?? null) !== JSON.stringify(first.doc.gateway ?? null))
+          log('the gateway: section changed; its security settings apply at the next start');
+        security.audit?.record({
+          event: 'config_reload',
+          reason: why,
+          outcome: 'ok',
+          added: d.added,
+          removed: d.removed,
+          changed: d.changed,
+        });
+        recordAccess(security, next.runtimes, `resolved at reload (${why})`);
       } catch (err) {
-        log(
-          `config reload failed, keeping the running config: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        const message = err instanceof Error ? err.message : String(err);
+        log(`config reload failed, keeping the running config: ${message}`);
+        security.audit?.record({ event: 'config_reload', reason: `${why}: ${message}`, outcome: 'error' });
       }
     });
   };
@@ -126,7 +195,14 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   } catch {
     log(`cannot watch ${first.path}; reload with SIGHUP`);
   }
-  const onHup = () => reload('SIGHUP');
+  const onHup = () => {
+    security
+      .reopen()
+      .catch((err: unknown) =>
+        log(`reopening the audit log failed: ${err instanceof Error ? err.message : String(err)}`),
+      );
+    reload('SIGHUP');
+  };
   process.on('SIGHUP', onHup);
 
   let stop: () => void = () => undefined;
@@ -137,7 +213,11 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   try {
     if (v.http) {
       const { startHttp } = await import('../gateway/fronts/http.js');
-      const front = await startHttp(gateway, { host: settings.host, port: settings.port });
+      const front = await startHttp(gateway, {
+        host: settings.host,
+        port: settings.port,
+        ...(security.wellKnown && { wellKnown: security.wellKnown }),
+      });
       log(`listening on ${front.url}`);
       await stopped;
       log('stopping: letting calls in flight finish');
@@ -148,6 +228,8 @@ export async function run(args: string[], cli: Cli): Promise<number> {
       await gateway.shutdown();
     }
   } finally {
+    await reloading;
+    await security.close();
     watcher?.close();
     clearTimeout(debounce);
     process.off('SIGHUP', onHup);

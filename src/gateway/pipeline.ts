@@ -69,7 +69,7 @@ export interface AuditEvent {
   tool?: string;
   /** Arguments as the client sent them: the audit writer redacts them before writing. */
   arguments?: unknown;
-  outcome?: 'ok' | 'error' | 'denied';
+  outcome?: 'ok' | 'error' | 'denied' | 'redacted';
   reason?: string;
   duration_ms?: number;
   [key: string]: unknown;

@@ -89,7 +89,9 @@ export function apiKeyAuth(opts: ApiKeyAuthOptions): AdmissionStage {
     const apiKey = header?.trim() || undefined;
     if (bearer !== undefined && apiKey !== undefined && bearer !== apiKey) return AMBIGUOUS;
     const presented = bearer ?? apiKey;
-    if (!presented) return MISSING;
+    // With OAuth after us, a request with no credentials is the OAuth stage's to answer: its
+    // challenge names the resource metadata a client needs to find the authorization server.
+    if (!presented) return passThrough ? next() : MISSING;
     const verdict = ring.verify(presented);
     if (!verdict.ok) {
       if (verdict.reason === 'malformed' && passThrough && !presented.startsWith(KEY_PREFIX)) return next();

@@ -130,7 +130,9 @@ export function rateLimit(opts: RateLimitStageOptions): RateLimitStage {
     const req = ctx.request;
     const isCall = req.method === 'tools/call';
     if (!isCall && rpm === undefined) return next();
-    const id = ctx.client.id;
+    // An anonymous client is one session: keyed by it, a new session would be a new budget. So
+    // anonymous callers share their address's budget.
+    const id = ctx.client.via === 'anonymous' ? `address ${ctx.clientIp ?? 'unknown'}` : ctx.client.id;
     const clientKey = `c:${id}`;
     let tool: string | undefined;
     let rule: Rule | undefined;
