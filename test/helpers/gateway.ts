@@ -34,11 +34,15 @@ export function gatewayEnv(dir: string): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: dir, MCP_WARDEN_HOME: join(dir, 'home') };
 }
 
-export async function startGateway(config: string, args: string[] = []): Promise<RunningGateway> {
-  const dir = tempDir('mcpw-gw-');
+export async function startGateway(
+  config: string,
+  args: string[] = [],
+  opts: { dir?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunningGateway> {
+  const dir = opts.dir ?? tempDir('mcpw-gw-');
   const path = join(dir, 'mcp-warden.yaml');
   writeFileSync(path, config);
-  const env = gatewayEnv(dir);
+  const env = { ...gatewayEnv(dir), ...opts.env };
   const proc = spawn(process.execPath, [CLI, 'gateway', '--http', '--port', '0', '--config', path, ...args], {
     env,
     cwd: dir,

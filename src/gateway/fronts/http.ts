@@ -20,6 +20,7 @@ import {
 import { CAPABILITIES, PROTOCOL_VERSIONS, SERVER_INFO, STATELESS_VERSION } from '../router.js';
 import type { Admission, CallContext, Client, Refusal } from '../pipeline.js';
 import type { Session, SessionSink } from '../session.js';
+import { plainIp } from '../middleware/ip-allow/address.js';
 import { hostAllowed } from './origin.js';
 import { createWireServer, type WireRequest, type WireResponse, type WireServer } from './wire.js';
 
@@ -35,6 +36,8 @@ export interface HttpFrontOptions {
   port: number;
   /** Documents served without admission at /.well-known paths (OAuth resource metadata). */
   wellKnown?: (path: string) => object | undefined;
+  /** HTTPS: PEM contents (loaded and checked by loadTls). */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export interface HttpFront {
@@ -522,7 +525,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
           return done(legacyPost(req, res, q < 0 ? '' : url.slice(q + 1), caller));
         sendJson(res, 404, { error: 'not found' });
       };
-      const peerIp = req.socket.remoteAddress ?? '';
+      const peerIp = plainIp(req.socket.remoteAddress ?? '');
       if (!gateway.admission || (path !== '/mcp' && path !== '/sse' && path !== '/messages'))
         return route({ clientIp: peerIp });
       const adm: Admission = {
@@ -550,6 +553,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
         body: JSON.stringify(errorResponse(null, INVALID_REQUEST, `HTTP ${status}: the request was refused`)),
       }),
       onError: (err) => gateway.log(`http: ${err instanceof Error ? err.message : String(err)}`),
+      ...(opts.tls && { tls: opts.tls }),
     },
   );
   await server.listen(opts.port, opts.host);
@@ -558,7 +562,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
     server,
-    url: `http://${shownHost}:${addr.port}/mcp`,
+    url: `${opts.tls ? 'https' : 'http'}://${shownHost}:${addr.port}/mcp`,
     async close() {
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
