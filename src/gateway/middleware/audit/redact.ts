@@ -38,6 +38,8 @@ export class Scrubber {
   /** The longest form: a string cut to N characters is scanned over N + this many. */
   readonly maxLength: number;
   private readonly matcher: Matcher | undefined;
+  /** A bit per byte pair that starts some form: most strings are passed over by this alone. */
+  private readonly starts = new Int32Array(2048);
   private readonly markers: Buffer[];
   private scratch = new Uint8Array(4096);
   private static readonly encoder = new TextEncoder();
@@ -51,6 +53,27 @@ export class Scrubber {
     this.minLength = patterns.length === 0 ? Infinity : Math.min(...patterns.map((p) => p.bytes.length));
     this.maxLength = patterns.length === 0 ? 0 : Math.max(...patterns.map((p) => p.bytes.length));
     this.matcher = patterns.length === 0 ? undefined : new Matcher(patterns);
+    for (const { bytes } of patterns) {
+      const pair = (bytes[0]! << 8) | bytes[1]!;
+      this.starts[pair >>> 5]! |= 1 << (pair & 31);
+    }
+  }
+
+  /**
+   * Whether some form may start in `s`: an ASCII pair of characters is its own pair of UTF-8
+   * bytes, looked up in `starts`; a string with other characters is always scanned.
+   */
+  private mayHold(s: string): boolean {
+    const starts = this.starts;
+    let a = s.charCodeAt(0);
+    for (let i = 1; i < s.length; i++) {
+      const b = s.charCodeAt(i);
+      if (a >= 0x80 || b >= 0x80) return true;
+      const pair = (a << 8) | b;
+      if ((starts[pair >>> 5]! & (1 << (pair & 31))) !== 0) return true;
+      a = b;
+    }
+    return false;
   }
 
   /**
@@ -59,7 +82,7 @@ export class Scrubber {
    */
   scrub(s: string): string {
     const matcher = this.matcher;
-    if (matcher === undefined || s.length < this.minLength / 3) return s;
+    if (matcher === undefined || s.length < this.minLength / 3 || !this.mayHold(s)) return s;
     if (this.scratch.length < s.length * 3) this.scratch = new Uint8Array(s.length * 3);
     const { written } = Scrubber.encoder.encodeInto(s, this.scratch);
     if (written < this.minLength) return s;
@@ -122,50 +145,58 @@ interface Walk {
   maxString: number;
 }
 
-function walk(value: unknown, w: Walk, depth: number): unknown {
-  if (w.budget < 0) return undefined;
+/**
+ * The JSON text of `value`, redacted, written directly (no redacted copy to serialise after):
+ * what JSON.stringify would write for the redacted copy, or undefined where it would leave the
+ * value out. Stops descending once the budget is spent.
+ */
+function emit(value: unknown, w: Walk, depth: number): string | undefined {
   switch (typeof value) {
     case 'string':
       w.budget -= value.length + 3;
-      return scrubCapped(w.scrubber, value, w.maxString);
+      return JSON.stringify(scrubCapped(w.scrubber, value, w.maxString));
     case 'number':
-    case 'boolean':
       w.budget -= 8;
-      return value;
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      w.budget -= 5;
+      return value ? 'true' : 'false';
     case 'bigint':
       w.budget -= 24;
-      return String(value);
+      return `"${value}"`;
     case 'object':
       break;
     default:
       // undefined, functions, symbols: what JSON.stringify leaves out.
       return undefined;
   }
-  if (value === null) return null;
-  if (depth >= MAX_DEPTH) return TOO_DEEP;
-  const json = (value as { toJSON?: unknown }).toJSON;
-  if (typeof json === 'function') return walk((json as () => unknown).call(value), w, depth);
+  if (value === null) return 'null';
+  if (depth >= MAX_DEPTH) return `"${TOO_DEEP}"`;
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') return emit((toJSON as () => unknown).call(value), w, depth + 1);
+  let out: string;
   if (Array.isArray(value)) {
-    const out: unknown[] = [];
-    for (const item of value) {
-      if (w.budget < 0) break;
-      const v = walk(item, w, depth + 1);
-      out.push(v === undefined ? null : v);
+    out = '[';
+    for (let i = 0; i < value.length && w.budget >= 0; i++) {
+      if (i > 0) out += ',';
+      out += emit(value[i], w, depth + 1) ?? 'null';
       w.budget -= 1;
     }
-    return out;
+    return `${out}]`;
   }
-  // No prototype: a `__proto__` key from JSON.parse stays a plain key.
-  const out = Object.create(null) as Record<string, unknown>;
+  out = '{';
+  let first = true;
   for (const key in value) {
     if (!Object.hasOwn(value, key)) continue;
     if (w.budget < 0) break;
     w.budget -= key.length + 4;
-    const k = scrubCapped(w.scrubber, key, w.maxString);
-    const v = w.redactKeys && isSensitiveKey(key) ? REDACTED : walk((value as never)[key], w, depth + 1);
-    if (v !== undefined) out[k] = v;
+    const v =
+      w.redactKeys && isSensitiveKey(key) ? `"${REDACTED}"` : emit((value as never)[key], w, depth + 1);
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(scrubCapped(w.scrubber, key, w.maxString))}:${v}`;
+    first = false;
   }
-  return out;
+  return `${out}}`;
 }
 
 /**
@@ -177,7 +208,9 @@ export function redactArguments(
   secrets: readonly ManagedSecret[],
   maxString = 8192,
 ): unknown {
-  return walk(value, { scrubber: scrubberFor(secrets), redactKeys: true, budget: Infinity, maxString }, 0);
+  const w: Walk = { scrubber: scrubberFor(secrets), redactKeys: true, budget: Infinity, maxString };
+  const text = emit(value, w, 0);
+  return text === undefined ? undefined : JSON.parse(text);
 }
 
 /** Characters of the redacted JSON kept in a truncated value's `head`. */
@@ -197,8 +230,7 @@ export function redactedJson(
   redactKeys: boolean,
 ): string {
   const w: Walk = { scrubber, redactKeys, budget: maxBytes, maxString: maxBytes };
-  const copy = walk(value, w, 0);
-  const text = JSON.stringify(copy) ?? 'null';
+  const text = emit(value, w, 0) ?? 'null';
   if (w.budget >= 0 && (text.length <= maxBytes / 3 || Buffer.byteLength(text) <= maxBytes)) return text;
   let bytes: number | undefined;
   try {

@@ -1,5 +1,5 @@
 import { WardenError, describe } from '../../../errors.js';
-import type { Response } from '../../jsonrpc.js';
+import type { Request, Response } from '../../jsonrpc.js';
 import { SEPARATOR } from '../../names.js';
 import type { AuditEvent, AuditSink, CallContext, Stage } from '../../pipeline.js';
 
@@ -27,6 +27,8 @@ export function audit(opts: AuditStageOptions): Stage {
     throw new WardenError('CONFIG_INVALID', 'gateway.audit: the audit stage needs an audit log to write to');
   const sink = opts.log;
   return async function audit(ctx, next) {
+    // What the client asked, as it arrived: later stages and the router may replace parts of it.
+    const request = ctx.request;
     const start = performance.now();
     let response: Response | undefined;
     let thrown: unknown;
@@ -37,9 +39,9 @@ export function audit(opts: AuditStageOptions): Stage {
       thrown = err;
       throw err;
     } finally {
-      if (ctx.request.method === 'tools/call' || ctx.denial !== undefined) {
+      if (request.method === 'tools/call' || ctx.denial !== undefined) {
         try {
-          sink.record(callEvent(ctx, response, thrown, performance.now() - start));
+          sink.record(callEvent(ctx, request, response, thrown, performance.now() - start));
         } catch {
           // The writer reports its own failures; a call never fails because of its audit line.
         }
@@ -50,11 +52,12 @@ export function audit(opts: AuditStageOptions): Stage {
 
 function callEvent(
   ctx: CallContext,
+  request: Request,
   response: Response | undefined,
   thrown: unknown,
   ms: number,
 ): AuditEvent {
-  const { request, client, denial } = ctx;
+  const { client, denial } = ctx;
   const params = request.params;
   const name = typeof params?.name === 'string' ? params.name : undefined;
   const event: AuditEvent = {
