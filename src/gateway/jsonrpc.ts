@@ -113,7 +113,11 @@ export function checkEnvelope(value: unknown): { message: Message } | { error: R
       ),
     };
   if (typeof m.method === 'string') {
-    if (m.params !== undefined && (typeof m.params !== 'object' || m.params === null))
+    // MCP's params are always by name: an array (by position) is as wrong as a number.
+    if (
+      m.params !== undefined &&
+      (typeof m.params !== 'object' || m.params === null || Array.isArray(m.params))
+    )
       return {
         error: errorResponse(id ?? null, INVALID_REQUEST, 'Invalid Request: params must be an object'),
       };
