@@ -131,7 +131,25 @@ export class Chain {
 }
 
 function str(scrubber: Scrubber, value: unknown, max: number): string {
-  return JSON.stringify(scrubCapped(scrubber, typeof value === 'string' ? value : String(value), max));
+  return JSON.stringify(scrubCapped(scrubber, typeof value === 'string' ? value : asText(value), max));
+}
+
+/** A field given as something other than a string (a caller's slip) still makes a line. */
+function asText(value: unknown): string {
+  switch (typeof value) {
+    case 'object':
+      try {
+        return JSON.stringify(value) ?? 'null';
+      } catch {
+        return '[object]';
+      }
+    case 'function':
+      return '[function]';
+    case 'symbol':
+      return value.toString();
+    default:
+      return `${value as number | boolean | bigint | undefined}`;
+  }
 }
 
 function field(scrubber: Scrubber, key: string, value: unknown): string {

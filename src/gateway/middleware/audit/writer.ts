@@ -357,6 +357,7 @@ export class AuditLog implements AuditSink {
       const { attempts, reason } = this.failing;
       this.failing = undefined;
       clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
       this.opts.log(
         `audit: ${this.file} is written again after ${attempts} failed attempt${attempts === 1 ? '' : 's'} (${reason}); ${lines + this.queue.length} waiting lines go out now`,
       );
