@@ -22,6 +22,14 @@
  *  - supergateway: `--outputTransport streamableHttp --stateful`. Stateful is the mode with
  *    sessions; it spawns one child per session (stateless spawns one per request, which would
  *    measure node start-up, not the gateway). It listens on all interfaces: it has no host flag.
+ *  - mcp-warden stages off / stages on: the cost of the security stages, same run, same topology.
+ *    "off" is the default config with the two stages that are on by default taken out
+ *    (`gateway.safety: false`, `gateway.leakGuard: false`). "on" has every stage: client API keys
+ *    (one key per client, made with `mcp-warden keys create`, so each client is its own identity
+ *    with its own child, as each anonymous session is in "off"), a rate limit high enough never to
+ *    trigger (1,000,000 requests/min and 1,000 concurrent calls per client), the audit to a file
+ *    (one hash-chained line per call), the safety policy and the leak guard. Target: "on" serves at
+ *    least 85% of the requests per second of "off".
  *  - raw forwarder (bench/raw-front.mjs): a reference, not a peer: HTTP/1.1 by hand on node:net to
  *    one shared child, with no checks at all; what the hops themselves cost on this machine.
  *  - the floor: the echo server on a stdio pipe, no HTTP, no front.
@@ -77,6 +85,41 @@ writeFileSync(
   sharedConfig,
   JSON.stringify({ servers: { echo: { command: NODE, args: [ECHO], share: true } } }) + '\n',
 );
+const stagesOffConfig = join(tmp, 'gateway-stages-off.yaml');
+writeFileSync(
+  stagesOffConfig,
+  JSON.stringify({
+    servers: { echo: { command: NODE, args: [ECHO] } },
+    gateway: { safety: false, leakGuard: false },
+  }) + '\n',
+);
+const stagesOnConfig = join(tmp, 'gateway-stages-on.yaml');
+writeFileSync(
+  stagesOnConfig,
+  JSON.stringify({
+    servers: { echo: { command: NODE, args: [ECHO] } },
+    gateway: {
+      auth: { keys: 'default' },
+      rateLimit: { rpm: 1_000_000, concurrent: 1000 },
+      audit: { file: 'bench-audit.log' },
+    },
+  }) + '\n',
+);
+/** One API key per client of the "stages on" front (made when that front is first measured). */
+const KEY_COUNT = 16;
+let benchKeys;
+function keys() {
+  if (benchKeys) return benchKeys;
+  benchKeys = Array.from({ length: KEY_COUNT }, (_, i) => {
+    const r = spawnSync(NODE, [CLI, 'keys', 'create', `bench-${i}`], { cwd, env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`keys create: ${r.stderr.trim()}`);
+    return r.stdout.trim();
+  });
+  return benchKeys;
+}
+/** The headers of client `i` of `front` (its key, for a front with auth). */
+const headersFor = (front, i) => (front.auth ? { authorization: `Bearer ${keys()[i % KEY_COUNT]}` } : {});
+
 const ourArgv = (config) => (port) => [
   NODE,
   CLI,
@@ -105,6 +148,23 @@ const FRONTS = [
     topology: 'mcp-proxy',
     mode: 'gateway --http, the echo server marked `share: true`: one child for every session',
     argv: ourArgv(sharedConfig),
+    health: '/healthz',
+  },
+  {
+    name: 'mcp-warden stages off',
+    ours: true,
+    stages: 'off',
+    mode: 'gateway --http, no auth, safety and leak guard taken out: no stage at all',
+    argv: ourArgv(stagesOffConfig),
+    health: '/healthz',
+  },
+  {
+    name: 'mcp-warden stages on',
+    ours: true,
+    stages: 'on',
+    auth: true,
+    mode: 'gateway --http, every stage: API keys (one per client), rate limit, audit file, safety, leak guard',
+    argv: ourArgv(stagesOnConfig),
     health: '/healthz',
   },
   {
@@ -137,12 +197,12 @@ const FRONTS = [
 
 // --- measurements --------------------------------------------------------------------------------
 
-/** `n` HTTP sessions, each on its own keep-alive connection. */
-async function openSessions(port, n) {
+/** `n` HTTP sessions, each on its own keep-alive connection (with client i's key, if any). */
+async function openSessions(front, port, n) {
   return Promise.all(
-    Array.from({ length: n }, async () => {
+    Array.from({ length: n }, async (_, i) => {
       const conn = connection(port);
-      const s = await httpSession(conn);
+      const s = await httpSession(conn, headersFor(front, i));
       return { ...s, close: () => s.close().finally(conn.close) };
     }),
   );
@@ -195,8 +255,7 @@ async function idle(front) {
     await Promise.all(
       conns.map(async (conn) => {
         while (opened < IDLE) {
-          opened++;
-          await httpSession(conn);
+          await httpSession(conn, headersFor(front, opened++));
         }
       }),
     );
@@ -215,7 +274,7 @@ async function measureRound(front, round) {
   log(`\n## ${front.name}, round ${round + 1}/${ROUNDS} (${front.mode})`);
   const p = await start(front, { cwd, env });
   try {
-    return await load(front.name, (n) => openSessions(p.port, n), p.pid);
+    return await load(front.name, (n) => openSessions(front, p.port, n), p.pid);
   } finally {
     await stop(p);
   }
@@ -288,8 +347,35 @@ function report(results, skipped) {
   const bench = results.map((r) => `${r.name} ${f0(r.runs[hi].benchCpuUs)}`).join(', ');
   log(`\nload generator CPU µs/call @${hi}: ${bench}`);
 
+  // The security stages' cost: every stage on against none, the same topology, the same rounds.
+  const off = results.find((r) => r.stages === 'off');
+  const on = results.find((r) => r.stages === 'on');
+  if (off && on) {
+    for (const c of CLIENTS) {
+      const ratio = on.runs[c].perSec / off.runs[c].perSec;
+      rows.push([
+        `stages on vs off: req/s, ${c} client${c > 1 ? 's' : ''}`,
+        f0(on.runs[c].perSec),
+        `${f0(off.runs[c].perSec)} (stages off)`,
+        `${ratio.toFixed(2)}x`,
+        '>= 0.85x',
+        ratio >= 0.85 ? 'PASS' : 'FAIL',
+      ]);
+      const perRound = on.runs[c].rounds.map((r, i) => (r.perSec / off.runs[c].rounds[i].perSec).toFixed(2));
+      log(`stages on/off per round, ${c} client(s): ${perRound.join(' / ')}`);
+    }
+    rows.push([
+      `stages on vs off: front CPU µs/call @${hi}`,
+      f0(on.runs[hi].frontCpuUs),
+      `${f0(off.runs[hi].frontCpuUs)} (stages off)`,
+      `+${f0(on.runs[hi].frontCpuUs - off.runs[hi].frontCpuUs)} µs`,
+      '(report)',
+      '-',
+    ]);
+  }
+
   const peers = results.filter((r) => !r.ours && !r.floor && !r.reference);
-  const oursAll = results.filter((r) => r.ours);
+  const oursAll = results.filter((r) => r.ours && !r.stages);
   const best = (pick) => peers.reduce((a, r) => (a === undefined || pick(r, a) ? r : a), undefined);
   const fast = best((r, a) => r.runs[hi].perSec > a.runs[hi].perSec);
   const quick = best((r, a) => r.runs[lo].p50 < a.runs[lo].p50);
@@ -398,6 +484,7 @@ async function main() {
       name: front.name,
       mode: front.mode,
       ours: front.ours === true,
+      stages: front.stages,
       reference: front.reference === true,
       runs,
       idle: front.reference ? undefined : await idle(front),

@@ -127,18 +127,20 @@ export function connection(port) {
 }
 
 /**
- * A Streamable HTTP session at /mcp over `conn` (a `connection`; sessions may share one):
+ * A Streamable HTTP session at /mcp over `conn` (a `connection`; sessions may share one), with
+ * `extra` headers (credentials) on every request:
  * `initialize`, `notifications/initialized`,
  * then `send(message)` answers the response whose id matches (throws on a non-2xx status, a
  * missing session id, or no matching response), and `close()` sends the DELETE that ends it.
  */
-export async function httpSession(conn) {
+export async function httpSession(conn, extra = {}) {
   let sid;
   const post = async (msg) => {
     const body = JSON.stringify(msg);
     const headers = {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
+      ...extra,
     };
     if (sid !== undefined)
       Object.assign(headers, { 'mcp-session-id': sid, 'mcp-protocol-version': PROTOCOL });
@@ -163,7 +165,7 @@ export async function httpSession(conn) {
   await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
   const close = () =>
     conn
-      .request('DELETE', '/mcp', { 'mcp-session-id': sid, 'mcp-protocol-version': PROTOCOL })
+      .request('DELETE', '/mcp', { ...extra, 'mcp-session-id': sid, 'mcp-protocol-version': PROTOCOL })
       .catch(() => undefined);
   return { sid, send, close };
 }

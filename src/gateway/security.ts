@@ -118,7 +118,11 @@ export async function buildSecurity(doc: Raw, deps: SecurityDeps): Promise<Secur
     );
   }
 
-  {
+  // `safety: false` and `leakGuard: false` take a stage out entirely (for measuring what it costs;
+  // not something to run with).
+  if (gateway.safety === false)
+    summary.push('safety: OFF (gateway.safety: false): destructive tools are allowed');
+  else {
     const { parseSafety } = await import('./middleware/policy/config.js');
     const { policy } = await import('./middleware/policy/index.js');
     const opts = await parseSafety(section(gateway, 'safety'));
@@ -129,7 +133,8 @@ export async function buildSecurity(doc: Raw, deps: SecurityDeps): Promise<Secur
     );
   }
 
-  {
+  if (gateway.leakGuard === false) summary.push('leak guard: OFF (gateway.leakGuard: false)');
+  else {
     const { parseLeakGuard } = await import('./middleware/leak-guard/config.js');
     const { leakGuard } = await import('./middleware/leak-guard/index.js');
     const opts = await parseLeakGuard(section(gateway, 'leakGuard'));
