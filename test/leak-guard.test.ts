@@ -244,6 +244,24 @@ describe('managed secrets (stage)', () => {
     expect(JSON.parse(firstText(res))).toEqual({ a: ['[redacted:DB_PASSWORD]', 'x[redacted:DB_PASSWORD]y'] });
   });
 
+  it('[leak:result:large] a secret in a long text, or among thousands of small fields, is found', async () => {
+    const value = 'big-' + pick(B62, 24);
+    const stage = leakGuard({ secrets: () => [{ name: 'BIG', value }] });
+    const filler = 'lorem ipsum dolor sit amet '.repeat(4000);
+    const long = await through(stage, callSay(), text(filler + value + filler));
+    expect(firstText(long.res)).toBe(filler + '[redacted:BIG]' + filler);
+    const token = POSITIVE.stripe[0]!;
+    const rows = Array.from({ length: 5000 }, (_, i) => ({ id: i, name: `row ${i}` }));
+    rows[3333]!.name = `row ${value}`;
+    rows[4444]!.name = token;
+    const many = await through(stage, callSay(), { structuredContent: { rows } });
+    const out = (many.res.result!.structuredContent as { rows: { name: string }[] }).rows;
+    expect(out[3333]!.name).toBe('row [redacted:BIG]');
+    expect(out[4444]!.name).toBe('[redacted:stripe]');
+    expect(out[1]).toBe(rows[1]); // untouched rows are shared, not copied
+    expect(JSON.stringify(many.res)).not.toContain(value);
+  });
+
   it('[leak:secrets:reload] the secret list is read again when the source answers a new array', async () => {
     const one = 'first-' + pick(B62, 16);
     const two = 'second-' + pick(B62, 16);

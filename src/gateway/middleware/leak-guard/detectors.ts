@@ -4,11 +4,9 @@
  * boundaries, so ordinary text, UUIDs, git SHAs and base64 blobs do not match. All of them are
  * one regex, compiled once; which named group matched says which detector fired.
  *
- * The regex runs on two kinds of text: a JSON serialisation (the fast check of a whole result)
- * and the strings inside it (the rewrite). In JSON, a token right after a newline reads `\nghp_`:
- * the leading boundary accepts a `\n`, `\r`, `\t`, `\b` or `\f` escape as well, so the fast check
- * never misses what the rewrite would find (in a plain string the same rule treats a literal
- * backslash-n before a token as a boundary, which is what one wants there too).
+ * A token right after a JSON escape in the text (`\nghp_...`, in a tool's output that is itself
+ * JSON, or in a log line) counts as at a word boundary: the leading boundary accepts a `\n`,
+ * `\r`, `\t`, `\b`, `\f` or `\uXXXX` escape before it as well.
  */
 export const DETECTORS = [
   'github',

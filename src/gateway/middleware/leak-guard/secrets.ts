@@ -108,8 +108,10 @@ export class SecretIndex {
     const added = new Set<string>();
     this.secrets.forEach((s, label) => {
       for (const form of secretForms(s.value)) {
-        // Each form, and each form as it reads inside a JSON string: the fast check runs on a
-        // whole result serialised as JSON, where a form holding a quote or a backslash is escaped.
+        // Each form, and each form escaped once more: forms.ts has the value as it reads inside
+        // a JSON string; this is how it reads in JSON held in a JSON string (a tool that returns
+        // a JSON document whose text is itself JSON). Only values with a quote, a backslash or a
+        // control character get extra patterns.
         for (const text of [form, JSON.stringify(form).slice(1, -1)]) {
           if (added.has(text)) continue;
           added.add(text);
