@@ -286,6 +286,11 @@ describe('calls (real gateway, real upstream processes)', () => {
     expect(res.error?.code).toBe(POLICY_DENIED);
     expect(res.error?.message).toBe('tool a__update is not among the tools this client may call');
     expect(ctx.denial).toMatchObject({ event: 'policy_denied', status: 403 });
+    // A name no server listed is the client's own text: it is judged, but never repeated.
+    const canary = 'a__ghp_' + 'x'.repeat(36);
+    const guessed = await c.tool(canary);
+    expect(guessed.res.error?.message).toBe('a tool of server a is not among the tools this client may call');
+    expect(JSON.stringify([guessed.res, guessed.ctx.denial])).not.toContain('ghp_');
     // Globs do not widen what else the policy denies: a destructive tool stays denied.
     const wide = clientOf(strict, { id: 'wide', via: 'api-key', tools: ['*'] });
     expect((await wide.tool('a__delete_repo')).res.error?.code).toBe(POLICY_DENIED);

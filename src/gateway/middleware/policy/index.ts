@@ -99,7 +99,14 @@ export function policy(options: Partial<SafetyOptions> = {}): Stage {
         const info = await ctx.session.identity.toolInfo(name);
         if (!info) return next();
         const verdict = judge(rulesOf(ctx.client), name, info.server, info.annotations);
-        return verdict ? deny(ctx, toolMessage(name, info.server, verdict), verdict) : next();
+        if (!verdict) return next();
+        // A name no server listed (the router guesses its server from the prefix) is the
+        // client's own text, which may be anything, a token included: it stays out of the
+        // message and the audit's reason.
+        const label = ctx.session.identity.tools.get(name)
+          ? `tool ${name}`
+          : `a tool of server ${info.server}`;
+        return deny(ctx, toolMessage(label, info.server, verdict), verdict);
       }
       case 'tools/list': {
         const res = await next();
@@ -147,17 +154,17 @@ export function policy(options: Partial<SafetyOptions> = {}): Stage {
   };
 }
 
-function toolMessage(name: string, server: string, verdict: Verdict): string {
+function toolMessage(label: string, server: string, verdict: Verdict): string {
   switch (verdict) {
     case 'deny-list':
-      return `tool ${name} is denied by gateway.safety.deny`;
+      return `${label} is denied by gateway.safety.deny`;
     case 'client-tools':
-      return `tool ${name} is not among the tools this client may call`;
+      return `${label} is not among the tools this client may call`;
     case 'server':
-      return `tool ${name} belongs to server ${server}, which this client may not reach`;
+      return `${label} belongs to server ${server}, which this client may not reach`;
     case 'destructive':
       return (
-        `tool ${name} is destructive; calls to it are denied (allow with gateway.safety.allowDestructive, ` +
+        `${label} is destructive; calls to it are denied (allow with gateway.safety.allowDestructive, ` +
         `gateway.safety.allowDestructiveFor or the client key's allowDestructive)`
       );
   }
