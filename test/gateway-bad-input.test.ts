@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { eventually, gatewayEnv, startGateway, upstreams, type RunningGateway } from './helpers/gateway.js';
-import { bearer, openSession, rpc, type HttpSession } from './helpers/mcp-http.js';
+import { bearer, openSession, type HttpSession } from './helpers/mcp-http.js';
 import { raw, responses, type Parsed } from './helpers/raw-http.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -275,6 +275,7 @@ describe('bad input: the aftermath', () => {
     const lines = text.split('\n').filter(Boolean);
     for (const l of lines) {
       expect(() => JSON.parse(l) as unknown).not.toThrow();
+      // eslint-disable-next-line no-control-regex -- the point: no raw control character in a line
       expect(l).not.toMatch(/[\u0000-\u001f\u2028\u2029]/);
     }
     expect(text).not.toContain(key);

@@ -1,9 +1,16 @@
-import { spawn } from 'node:child_process';
-import { readFileSync, renameSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
-import { eventually, gatewayEnv, startGateway, upstreams, type RunningGateway } from './helpers/gateway.js';
+import {
+  byId,
+  eventually,
+  gatewayEnv,
+  startGateway,
+  stdioGateway,
+  upstreams,
+  type RunningGateway,
+} from './helpers/gateway.js';
 import { bearer, openSession, rpc } from './helpers/mcp-http.js';
 import { localIssuer } from './helpers/oauth-issuer.js';
 import { freePort, startRedis, type RedisServer } from './helpers/redis.js';
@@ -47,6 +54,21 @@ function auditLines(dir: string, file = 'audit.log'): Record<string, unknown>[] 
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
+
+/** A temp project: its config written, its environment. */
+function project(config: string): { dir: string; path: string; env: NodeJS.ProcessEnv } {
+  const dir = tempDir('mcpw-sec-');
+  const path = join(dir, 'mcp-warden.yaml');
+  writeFileSync(path, config);
+  return { dir, path, env: gatewayEnv(dir) };
+}
+
+const callMsg = (id: number, name: string, args: Record<string, unknown>) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name, arguments: args },
+});
 
 const KEYS = `gateway:\n  auth: { keys: default }\n  audit: { file: audit.log }\n`;
 
@@ -215,47 +237,14 @@ describe('gateway security: how much', () => {
   });
 
   it('[ratelimit:stdio:jsonrpc-error] on the stdio front the limit answers a JSON-RPC error', async () => {
-    const dir = tempDir('mcpw-sec-');
-    const path = join(dir, 'mcp-warden.yaml');
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(path, upstreams(['a'], 'gateway:\n  rateLimit: { rpm: 3 }\n'));
-    const proc = spawn(
-      process.execPath,
-      [join(process.cwd(), 'bin', 'mcp-warden.mjs'), 'gateway', '--config', path],
-      {
-        env: gatewayEnv(dir),
-        cwd: dir,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    proc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const send = (m: object) => proc.stdin.write(JSON.stringify(m) + '\n');
-    send({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
-    });
-    for (let i = 1; i <= 4; i++)
-      send({
-        jsonrpc: '2.0',
-        id: i,
-        method: 'tools/call',
-        params: { name: 'a__echo', arguments: { text: `m${i}` } },
-      });
-    await eventually(() => out.split('\n').filter(Boolean).length >= 5, 15_000);
-    proc.stdin.end();
-    const byId = new Map(
-      out
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as { id: number; error?: { code: number } })
-        .map((m) => [m.id, m]),
-    );
-    expect(byId.get(2)?.error).toBeUndefined();
-    expect(byId.get(3)?.error?.code).toBe(-32029);
-    expect(byId.get(4)?.error?.code).toBe(-32029);
+    const gw = stdioGateway(project(upstreams(['a'], 'gateway:\n  rateLimit: { rpm: 3 }\n')));
+    for (let i = 2; i <= 5; i++) gw.send(callMsg(i, 'a__echo', { text: `m${i}` }));
+    await eventually(() => byId(gw.out()).has(5), 15_000);
+    await gw.close();
+    const m = byId(gw.out());
+    expect(m.get(3)?.error).toBeUndefined();
+    expect(m.get(4)?.error?.code).toBe(-32029);
+    expect(m.get(5)?.error?.code).toBe(-32029);
   });
 
   it('[ratelimit:redis:two-gateways] two gateway processes sharing a Redis share one budget', async () => {
@@ -369,40 +358,32 @@ describe('gateway security: what happened', () => {
   });
 
   it('[audit:e2e:stdio] the stdio front audits its calls too', async () => {
-    const dir = tempDir('mcpw-sec-');
-    const path = join(dir, 'mcp-warden.yaml');
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(path, upstreams(['a'], 'gateway:\n  audit: { file: audit.log }\n'));
-    const proc = spawn(
-      process.execPath,
-      [join(process.cwd(), 'bin', 'mcp-warden.mjs'), 'gateway', '--config', path],
-      {
-        env: gatewayEnv(dir),
-        cwd: dir,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    proc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const send = (m: object) => proc.stdin.write(JSON.stringify(m) + '\n');
-    send({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
-    });
-    send({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: { name: 'a__echo', arguments: { text: 'x' } },
-    });
-    await eventually(() => out.split('\n').filter(Boolean).length >= 2, 15_000);
-    proc.stdin.end();
-    await new Promise((r) => proc.once('exit', r));
-    const lines = auditLines(dir).filter((l) => l.event === 'tool_call');
+    const p = project(upstreams(['a'], 'gateway:\n  audit: { file: audit.log }\n'));
+    const gw = stdioGateway(p);
+    gw.send(callMsg(2, 'a__echo', { text: 'x' }));
+    await eventually(() => byId(gw.out()).has(2), 15_000);
+    await gw.close();
+    const lines = auditLines(p.dir).filter((l) => l.event === 'tool_call');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ client_id: 'stdio', tool: 'a__echo', outcome: 'ok' });
+  });
+
+  it('[policy:e2e:stdio] [leak:e2e:stdio] on stdio too: destructive tools denied, secrets redacted', async () => {
+    const canary = 'stdio-leak-canary-4c8e2a6f1b';
+    const p = project(upstreams(['a']).replace('    args:', '    secrets: [API_TOKEN]\n    args:'));
+    expect(runCli(['secret', 'set', 'API_TOKEN'], { env: p.env, cwd: p.dir, input: canary }).code).toBe(0);
+    const gw = stdioGateway(p);
+    gw.send({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} });
+    gw.send(callMsg(3, 'a__drop_table', {}));
+    gw.send(callMsg(4, 'a__env', { name: 'API_TOKEN' }));
+    await eventually(() => [2, 3, 4].every((id) => byId(gw.out()).has(id)), 15_000);
+    await gw.close();
+    const m = byId(gw.out());
+    const names = (m.get(2)?.result?.tools as { name: string }[]).map((t) => t.name);
+    expect(names).not.toContain('a__drop_table');
+    expect(m.get(3)?.error?.code).toBe(-32030);
+    expect(JSON.stringify(m.get(4)?.result)).toContain('[redacted:API_TOKEN]');
+    expect(gw.out()).not.toContain(canary);
   });
 });
 

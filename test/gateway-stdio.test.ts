@@ -1,11 +1,10 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, runCli } from './helpers/cli.js';
-import { eventually, gatewayEnv, upstreams } from './helpers/gateway.js';
+import { eventually, gatewayEnv, stdioGateway, upstreams } from './helpers/gateway.js';
 import { tempDir } from './helpers/tmp.js';
 
 /**
@@ -20,31 +19,6 @@ function project(config: string) {
 }
 
 /** `gateway` on raw pipes, already sent `initialize`; `close()` ends stdin and answers the exit code. */
-function rawGateway({ dir, path, env }: ReturnType<typeof project>) {
-  const child = spawn(process.execPath, [CLI, 'gateway', '--config', path], { env, cwd: dir });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const closed = new Promise<number | null>((r) => child.on('close', r));
-  const send = (m: unknown) => child.stdin.write(JSON.stringify(m) + '\n');
-  send({
-    jsonrpc: '2.0',
-    id: 1,
-    method: 'initialize',
-    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
-  });
-  return {
-    send,
-    out: () => out,
-    err: () => err,
-    close: () => {
-      child.stdin.end();
-      return closed;
-    },
-  };
-}
-
 const textOf = (r: unknown) => (r as { content: { text: string }[] }).content[0]!.text;
 
 describe('gateway --stdio', () => {
@@ -74,7 +48,7 @@ describe('gateway --stdio', () => {
   });
 
   it('writes only JSON-RPC lines to stdout, and exits 0 when stdin closes', async () => {
-    const gw = rawGateway(project(upstreams(['a'])));
+    const gw = stdioGateway(project(upstreams(['a'])));
     gw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     gw.send({
       jsonrpc: '2.0',
@@ -101,7 +75,7 @@ describe('gateway --stdio', () => {
       upstreams(['a']).replace('    args:', '    secrets: [LEAKY_TOKEN]\n    args:'),
     );
     expect(runCli(['secret', 'set', 'LEAKY_TOKEN'], { env, cwd: dir, input: token }).code).toBe(0);
-    const gw = rawGateway({ dir, path, env });
+    const gw = stdioGateway({ dir, path, env });
     gw.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'a__whoami', arguments: {} } });
     await eventually(() => /using token/.test(gw.err()), 15_000);
     await gw.close();

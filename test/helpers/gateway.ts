@@ -103,3 +103,48 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 1
   }
   throw new Error('condition not met in time');
 }
+
+/**
+ * `mcp-warden gateway` on stdio, driven by hand: initialize sent, then `send` any message; `out`
+ * is everything on stdout (JSON-RPC lines only), `err` the log.
+ */
+export function stdioGateway({ dir, path, env }: { dir: string; path: string; env: NodeJS.ProcessEnv }) {
+  const child = spawn(process.execPath, [CLI, 'gateway', '--config', path], { env, cwd: dir });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const closed = new Promise<number | null>((r) => child.on('close', r));
+  const send = (m: unknown) => child.stdin.write(JSON.stringify(m) + '\n');
+  send({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+  });
+  return {
+    send,
+    out: () => out,
+    err: () => err,
+    close: () => {
+      child.stdin.end();
+      return closed;
+    },
+  };
+}
+
+/** The JSON-RPC messages a stdio gateway wrote, by id. */
+export function byId(
+  out: string,
+): Map<
+  unknown,
+  { id?: unknown; result?: Record<string, unknown>; error?: { code: number; message: string } }
+> {
+  return new Map(
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { id?: unknown })
+      .map((m) => [m.id, m]),
+  );
+}
