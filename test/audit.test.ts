@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import {
   appendFileSync,
   chmodSync,
@@ -17,6 +18,7 @@ import { main } from '../src/cli/main.js';
 import type { Cli } from '../src/cli/io.js';
 import type { Response } from '../src/gateway/jsonrpc.js';
 import { parseAudit } from '../src/gateway/middleware/audit/config.js';
+import { LineHasher } from '../src/gateway/middleware/audit/format.js';
 import { loadAuditKey, readAuditKey } from '../src/gateway/middleware/audit/key.js';
 import { redactArguments } from '../src/gateway/middleware/audit/redact.js';
 import { audit } from '../src/gateway/middleware/audit/stage.js';
@@ -499,6 +501,14 @@ describe('the chain', () => {
     expect(recs).toHaveLength(11);
     expect(recs[10]).toMatchObject({ seq: 11, prev: (JSON.parse(text[9]!) as { hash: string }).hash });
     expect(await verifyAudit([file], await key())).toMatchObject({ ok: true, lines: 11 });
+  });
+
+  it('[audit:chain:verify] the writer's hash is HMAC-SHA256 over prev, a newline and the line without its hash', async () => {
+    const key = await loadAuditKey(join(paths().dir, 'audit.key'));
+    const hasher = new LineHasher(key);
+    const prev = 'ab'.repeat(32);
+    for (const body of ['{}', '{"x":"ключ € 😀"}', `{"big":"${'y'.repeat(100_000)}"}`, '{"small":1}'])
+      expect(hasher.hex(prev, body)).toBe(createHmac('sha256', key).update(`${prev}\n${body}`).digest('hex'));
   });
 
   it('[audit:chain:verify] the CLI finds the log and key from the config, relative to the data directory', async () => {

@@ -1,4 +1,4 @@
-import { createHmac, type KeyObject } from 'node:crypto';
+import { createHmac, hash, type KeyObject } from 'node:crypto';
 import { redactedJson, scrubCapped, type Scrubber } from './redact.js';
 
 /**
@@ -54,9 +54,45 @@ export function escapeUnsafe(text: string): string {
   return text.replace(UNSAFE, hex4);
 }
 
-/** The line's hash over its text without the hash field (`body`, ending in `}`). */
+/** The line's hash over its text without the hash field (`body`, ending in `}`). verify uses this. */
 export function lineHash(key: KeyObject, prev: string, body: string): string {
   return createHmac('sha256', key).update(`${prev}\n`).update(body).digest('hex');
+}
+
+/**
+ * lineHash for the writer, the same HMAC-SHA256 (RFC 2104) by its definition,
+ * H((K ^ opad) || H((K ^ ipad) || message)), with two one-shot crypto.hash calls over buffers
+ * that hold the padded key blocks already: a createHmac object costs more to set up (the key
+ * schedule, a JS object and a native handle) than hashing the line itself, about 2.9 us against
+ * 2.3 us per line here. The audit tests check the writer's lines with lineHash.
+ */
+export class LineHasher {
+  /** K ^ ipad, then room for the message. */
+  private inner: Buffer;
+  /** K ^ opad, then the inner digest. */
+  private readonly outer = Buffer.alloc(96);
+
+  constructor(key: KeyObject) {
+    let k = key.export();
+    if (k.length > 64) k = hash('sha256', k, 'buffer');
+    this.inner = Buffer.alloc(4096);
+    for (let i = 0; i < 64; i++) {
+      this.inner[i] = (k[i] ?? 0) ^ 0x36;
+      this.outer[i] = (k[i] ?? 0) ^ 0x5c;
+    }
+  }
+
+  hex(prev: string, body: string): string {
+    const message = `${prev}\n${body}`;
+    if (this.inner.length < 64 + message.length * 3) {
+      const grown = Buffer.alloc(64 + message.length * 3);
+      this.inner.copy(grown, 0, 0, 64);
+      this.inner = grown;
+    }
+    const n = this.inner.write(message, 64, 'utf8');
+    hash('sha256', this.inner.subarray(0, 64 + n), 'buffer').copy(this.outer, 64);
+    return hash('sha256', this.outer, 'hex');
+  }
 }
 
 export interface ChainHead {
@@ -84,6 +120,7 @@ export interface FormatOptions {
 export class Chain {
   private seq: number;
   private prev: string;
+  private readonly hasher: LineHasher;
   private lastMs = -1;
   private lastTs = '';
 
@@ -93,6 +130,7 @@ export class Chain {
   ) {
     this.seq = head.seq;
     this.prev = head.hash;
+    this.hasher = new LineHasher(opts.key);
   }
 
   get head(): ChainHead {
@@ -123,10 +161,10 @@ export class Chain {
       text += `,${str(scrubber, k, MAX_EVENT_NAME)}:${redactedJson(v, scrubber, this.opts.maxArgumentBytes, false)}`;
     }
     text = escapeUnsafe(`${text},"prev":"${prev}"`);
-    const hash = lineHash(this.opts.key, prev, `${text}}`);
+    const digest = this.hasher.hex(prev, `${text}}`);
     this.seq = seq;
-    this.prev = hash;
-    return `${text},"hash":"${hash}"}\n`;
+    this.prev = digest;
+    return `${text},"hash":"${digest}"}\n`;
   }
 }
 
