@@ -503,7 +503,7 @@ describe('the chain', () => {
     expect(await verifyAudit([file], await key())).toMatchObject({ ok: true, lines: 11 });
   });
 
-  it('[audit:chain:verify] the writer's hash is HMAC-SHA256 over prev, a newline and the line without its hash', async () => {
+  it('[audit:chain:verify] the writer hash is HMAC-SHA256 over prev, a newline and the line without its hash', async () => {
     const key = await loadAuditKey(join(paths().dir, 'audit.key'));
     const hasher = new LineHasher(key);
     const prev = 'ab'.repeat(32);
