@@ -702,14 +702,17 @@ describe('write failures', () => {
   });
 
   it('[audit:write-failure:reported] a write cut mid-line (file size limit) is completed, never duplicated', async () => {
-    const limit = () =>
-      execFileSync('prlimit', ['--pid', String(process.pid), '--fsize', '--output', 'SOFT', '--noheadings'], {
-        encoding: 'utf8',
-      }).trim();
-    const setLimit = (v: string) => execFileSync('prlimit', ['--pid', String(process.pid), `--fsize=${v}:`]);
+    const prlimit = (...args: string[]) => {
+      try {
+        return execFileSync('prlimit', ['--pid', String(process.pid), ...args], { encoding: 'utf8' }).trim();
+      } catch (err) {
+        throw new Error(`this test needs prlimit (util-linux): ${(err as Error).message}`, { cause: err });
+      }
+    };
+    const before = prlimit('--fsize', '--output', 'SOFT', '--noheadings');
+    const setLimit = (v: string) => prlimit(`--fsize=${v}:`);
     const ignore = () => {};
-    const before = limit();
-    process.on('SIGXFSZ', ignore);
+    process.on('SIGXFSZ', ignore); // the write fails with EFBIG instead of killing the worker
     const { log, file, key, messages } = await open({ retryMs: 60_000 });
     try {
       log.record({ event: 'server_start' });
@@ -721,16 +724,40 @@ describe('write failures', () => {
       await expect(log.flush()).rejects.toThrow(/EFBIG/);
       expect(statSync(file).size).toBe(size + 150);
       expect(log.stats()).toMatchObject({ written: 1, pending: 3 });
-      setLimit(before === 'unlimited' ? 'unlimited' : before);
+      setLimit(before);
+      await log.flush();
+      expect(records(file).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+      expect((await verifyAudit([file], await key())).ok).toBe(true);
+      expect(messages[0]).toMatch(/cannot write .* \(EFBIG\)/);
+
+      // Cut again, and the file is rotated before the retry: the new file gets the line whole.
+      setLimit(String(statSync(file).size + 100));
+      for (let i = 0; i < 2; i++)
+        log.record({ event: 'tool_call', client_id: `d${i}`, reason: 'r'.repeat(200) });
+      await expect(log.flush()).rejects.toThrow(/EFBIG/);
+      renameSync(file, `${file}.1`);
+      setLimit(before);
+      await log.reopen();
       await log.flush();
     } finally {
-      setLimit(before === 'unlimited' ? 'unlimited' : before);
+      setLimit(before);
       process.off('SIGXFSZ', ignore);
     }
     await log.close();
-    expect(records(file).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
-    expect((await verifyAudit([file], await key())).ok).toBe(true);
-    expect(messages[0]).toMatch(/cannot write .* \(EFBIG\)/);
+    expect(messages.join('\n')).toContain(
+      'is a new file; the line cut by the failed write is written again whole',
+    );
+    expect(records(file).map((r) => [r.seq, r.client_id])).toEqual([
+      [5, 'd0'],
+      [6, 'd1'],
+    ]);
+    // The old file keeps the cut start of seq 5, which verify names.
+    const k = await key();
+    expect((await verifyAudit([`${file}.1`], k)).problem).toMatchObject({
+      line: 5,
+      reason: expect.stringMatching(/^truncated/) as unknown,
+    });
+    expect((await verifyAudit([file], k, { partial: true })).ok).toBe(true);
   });
 
   it('[audit:write-failure:reported] a full queue drops loudly, and the count lands in the chain', async () => {

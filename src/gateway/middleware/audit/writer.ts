@@ -1,10 +1,9 @@
 import type { KeyObject } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { WardenError, describe, errnoCode } from '../../../errors.js';
 import { dataHome } from '../../../paths.js';
 import type { AuditEvent, AuditSink, ManagedSecret, SecretSource } from '../../pipeline.js';
+import { Appender } from './appender.js';
 import { Chain, type ChainHead } from './format.js';
 import { loadAuditKey } from './key.js';
 import { readChainHead } from './read.js';
@@ -17,8 +16,8 @@ import { scrubberFor, type Scrubber } from './redact.js';
  *
  * A write that fails (ENOSPC, EIO, EBADF, the file gone...) is reported through `log` once per
  * run of failures, with the number of lines waiting; the lines stay queued, byte-exact (a line
- * cut half-way is completed, never written twice), and are retried every `retryMs`, on the next
- * record, and at once on `flush` or `reopen`. The queue holds at most `maxQueue` lines; beyond
+ * cut half-way is completed, never written twice), and are retried every `retryMs` (and by a
+ * record once that long has passed), and at once by `flush` or `reopen`. The queue holds at most `maxQueue` lines; beyond
  * that, events are dropped, counted, reported through `log`, and recorded in the chain itself
  * by an `audit_dropped` line (with the count) as soon as there is room again.
  *
@@ -111,14 +110,10 @@ export class AuditLog implements AuditSink {
 
   /** Lines not yet turned into bytes. */
   private queue: string[] = [];
-  /** Bytes of whole lines taken from the queue and not yet all written; `skip` of them are. */
+  /** Whole lines taken from the queue and not yet all written (the appender knows how far). */
   private carry: Buffer | undefined;
   private carryLines = 0;
-  private skip = 0;
-  private fh: FileHandle | undefined;
-  /** The file the handle is open on (a cut line is completed only in the same file). */
-  private ino = -1;
-  private dev = -1;
+  private readonly out: Appender;
   private draining: Promise<void> | undefined;
   private scheduled = false;
   private reopenRequested = false;
@@ -145,12 +140,13 @@ export class AuditLog implements AuditSink {
     this.maxQueue = opts.maxQueue ?? 100_000;
     this.retryMs = opts.retryMs ?? 1000;
     this.chain = new Chain({ key, maxArgumentBytes: opts.maxArgumentBytes ?? 8192 }, head);
+    this.out = new Appender(opts.file, opts.log);
   }
 
   /** Opens the file (a path that cannot be opened fails the start) and starts the move check. */
   async start(): Promise<void> {
     try {
-      this.fh = await this.openFile();
+      await this.out.open();
     } catch (err) {
       throw new WardenError('AUDIT_IO', `cannot open the audit log ${this.file} (${describe(err)})`, {
         cause: err,
@@ -219,9 +215,7 @@ export class AuditLog implements AuditSink {
     let error: unknown;
     await this.flush().catch((err: unknown) => (error = err));
     await this.draining;
-    const fh = this.fh;
-    this.fh = undefined;
-    await fh?.close().catch(() => undefined);
+    await this.out.close();
     const lost = this.pendingLines();
     if (lost > 0) {
       const message = `${lost} audit line${lost === 1 ? '' : 's'} could not be written to ${this.file} (${this.failing?.reason ?? describe(error)}) and are lost`;
@@ -309,9 +303,8 @@ export class AuditLog implements AuditSink {
     for (;;) {
       if (this.reopenRequested) {
         this.reopenRequested = false;
-        await this.closeHandle();
         try {
-          this.fh = await this.openFile();
+          await this.out.open();
         } catch (err) {
           this.fail(err);
           return;
@@ -324,35 +317,31 @@ export class AuditLog implements AuditSink {
 
   private async writeBatch(): Promise<boolean> {
     this.lastAttempt = Date.now();
-    let off = 0;
+    if (this.carry === undefined) {
+      const n = Math.min(this.queue.length, BATCH_LINES);
+      const lines = n === this.queue.length ? this.queue : this.queue.slice(0, n);
+      this.queue = n === this.queue.length ? [] : this.queue.slice(n);
+      this.carry = Buffer.from(lines.join(''));
+      this.carryLines = n;
+    }
+    const carry = this.carry;
+    let result: { done: number; error?: unknown };
     try {
-      this.fh ??= await this.openFile();
-      // After the open: a cut line is completed only in the file it was cut in (openFile decides).
-      off = this.skip;
-      if (this.carry === undefined) {
-        const n = Math.min(this.queue.length, BATCH_LINES);
-        const lines = n === this.queue.length ? this.queue : this.queue.slice(0, n);
-        this.queue = n === this.queue.length ? [] : this.queue.slice(n);
-        this.carry = Buffer.from(lines.join(''));
-        this.carryLines = n;
-        this.skip = off = 0;
-      }
-      const carry = this.carry;
-      while (off < carry.length) {
-        const { bytesWritten } = await this.fh.write(carry, off, carry.length - off);
-        if (bytesWritten <= 0) throw new WardenError('AUDIT_IO', 'the file accepted no bytes');
-        off += bytesWritten;
-      }
-    } catch (err) {
-      this.keepUnwritten(off);
-      this.fail(err);
+      if (!this.out.isOpen) await this.out.open();
+      result = await this.out.append(carry);
+    } catch (error) {
+      result = { done: 0, error };
+    }
+    // Whole lines in the file for good leave the carry, whatever happened to the rest.
+    let lines = 0;
+    for (let i = carry.indexOf(10); i !== -1 && i < result.done; i = carry.indexOf(10, i + 1)) lines++;
+    this.written += lines;
+    this.carryLines -= lines;
+    this.carry = result.done === carry.length ? undefined : carry.subarray(result.done);
+    if (result.error !== undefined) {
+      this.fail(result.error);
       return false;
     }
-    const lines = this.carryLines;
-    this.written += lines;
-    this.carry = undefined;
-    this.carryLines = 0;
-    this.skip = 0;
     if (this.failing !== undefined) {
       const { attempts, reason } = this.failing;
       this.failing = undefined;
@@ -366,24 +355,9 @@ export class AuditLog implements AuditSink {
     return true;
   }
 
-  /** After a write stopped at byte `off` of the carry: drop the whole lines before it. */
-  private keepUnwritten(off: number): void {
-    const carry = this.carry;
-    if (carry === undefined || off === 0) return;
-    const lineStart = carry.lastIndexOf(10, off - 1) + 1;
-    let done = 0;
-    for (let i = carry.indexOf(10); i !== -1 && i < lineStart; i = carry.indexOf(10, i + 1)) done++;
-    this.written += done;
-    this.carryLines -= done;
-    this.carry = lineStart === carry.length ? undefined : carry.subarray(lineStart);
-    this.skip = off - lineStart;
-  }
-
   private fail(err: unknown): void {
     this.failed++;
     const reason = errnoCode(err) ?? describe(err);
-    // A handle that failed may be dead (EBADF, EIO): the next attempt opens the path again.
-    void this.closeHandle();
     if (this.failing === undefined) {
       this.failing = { reason, attempts: 1 };
       this.opts.log(
@@ -419,50 +393,10 @@ export class AuditLog implements AuditSink {
     this.waiters = still;
   }
 
-  private async openFile(): Promise<FileHandle> {
-    await fsp.mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
-    // a+: appends, and lets us read the last byte to see whether the file ends mid-line.
-    const fh = await fsp.open(this.file, 'a+', 0o600);
-    try {
-      const st = await fh.stat();
-      const same = st.ino === this.ino && st.dev === this.dev;
-      if (this.skip > 0 && !same) {
-        // The line a failed write cut is in another file now: write it whole here.
-        this.opts.log(
-          `audit: ${this.file} is a new file; the line cut by the failed write is written again whole`,
-        );
-        this.skip = 0;
-      }
-      this.ino = st.ino;
-      this.dev = st.dev;
-      if (this.skip === 0 && st.isFile() && st.size > 0) {
-        const last = Buffer.alloc(1);
-        await fh.read(last, 0, 1, st.size - 1);
-        if (last[0] !== 10) await fh.write('\n');
-      }
-      return fh;
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      throw err;
-    }
-  }
-
-  private async closeHandle(): Promise<void> {
-    const fh = this.fh;
-    this.fh = undefined;
-    await fh?.close().catch(() => undefined);
-  }
-
   /** logrotate without a SIGHUP, or the file removed: reopen, so lines do not go to an unlinked file. */
   private async checkMoved(): Promise<void> {
-    if (this.closed || this.fh === undefined || this.reopenRequested) return;
-    let moved: string | undefined;
-    try {
-      const st = await fsp.stat(this.file);
-      if (st.ino !== this.ino || st.dev !== this.dev) moved = 'was replaced';
-    } catch (err) {
-      moved = errnoCode(err) === 'ENOENT' ? 'was moved away or removed' : undefined;
-    }
+    if (this.closed || this.reopenRequested) return;
+    const moved = await this.out.moved();
     if (moved === undefined || this.closed) return;
     this.opts.log(`audit: ${this.file} ${moved}; reopening it (the chain continues in the new file)`);
     await this.reopen();
