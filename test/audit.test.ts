@@ -529,12 +529,16 @@ describe('the chain', () => {
     });
     const tail = await cli(['audit', 'tail', '--config', config], env);
     expect(tail.stdout).toMatch(/^\S+Z {2}config_reload {2}- {2}- {2}-\n$/);
-    // No key: a clear error, not a pass.
-    const nokey = await cli(['audit', 'verify', '--config', config], {
-      MCP_WARDEN_HOME: join(at.dir, 'elsewhere'),
-    });
+    // No log, or no key: a clear error, not a pass.
+    const elsewhere = { MCP_WARDEN_HOME: join(at.dir, 'elsewhere') };
+    const nolog = await cli(['audit', 'verify', '--config', config], elsewhere);
+    expect(nolog.code).toBe(1);
+    expect(nolog.stderr).toMatch(
+      /no audit log at .*elsewhere\/logs\/a\.log; pass FILE, or set gateway\.audit\.file/,
+    );
+    const nokey = await cli(['audit', 'verify', join(home, 'logs', 'a.log')], elsewhere);
     expect(nokey.code).toBe(1);
-    expect(nokey.stderr).toMatch(/no audit key at .*audit\.key; pass --key-file/);
+    expect(nokey.stderr).toMatch(/no audit key at .*elsewhere\/audit\.key; pass --key-file/);
   });
 
   it('[audit:chain:tamper-detected] an edited, removed, swapped, inserted or cut line is named, with why', async () => {

@@ -63,6 +63,15 @@ export async function run(args: string[], cli: Cli, signal?: AbortSignal): Promi
   const where = await defaults(cli, p.values.config);
   if (sub === 'verify') {
     const files = p.positionals.length > 0 ? p.positionals : [where.file];
+    for (const file of files)
+      await fsp.access(file).catch((err: unknown) => {
+        throw new WardenError(
+          'AUDIT_IO',
+          errnoCode(err) === 'ENOENT'
+            ? `no audit log at ${file}; pass FILE, or set gateway.audit.file`
+            : `cannot read the audit log ${file} (${errnoCode(err) ?? String(err)})`,
+        );
+      });
     const key = await readAuditKey(p.values['key-file'] ?? where.keyFile);
     const report = await verifyAudit(files, key, { partial: p.values.partial === true });
     cli.stdout(p.values.json ? json(report) : `${describeReport(report)}\n`);
