@@ -1,6 +1,7 @@
 import { MIN_REDACT_LENGTH, secretForms } from '../../../run/forms.js';
 import { Matcher, type Pattern } from '../../../run/matcher.js';
 import type { ManagedSecret } from '../../pipeline.js';
+import { SHAPES_RE, findShapes } from '../leak-guard/detectors.js';
 
 /**
  * What the audit trail keeps out of its lines:
@@ -8,8 +9,33 @@ import type { ManagedSecret } from '../../pipeline.js';
  *    (`password`, `api_key`, `token`, `secret`, `authorization`...), whatever it is: "[redacted]";
  *  - every managed secret value, in any string anywhere in a line (keys included), in each
  *    spelling `run` masks (raw, JSON-escaped, URL-encoded, base64: src/run/forms.ts):
- *    "[redacted:NAME]".
+ *    "[redacted:NAME]";
+ *  - every well-known token shape the leak guard knows (a GitHub or OpenAI key, a JWT, an
+ *    mcp-warden key...; src/gateway/middleware/leak-guard/detectors.ts), whoever sent it:
+ *    "[redacted:<detector>]". The audit stage records a call as the client sent it, before the
+ *    leak guard redacts (or blocks) it, so it must not keep what the guard would not pass.
  */
+
+/** No shape is shorter than this (the shortest, an AWS key id, is 20). */
+const MIN_SHAPE = 16;
+
+function hasShape(s: string): boolean {
+  if (s.length < MIN_SHAPE) return false;
+  SHAPES_RE.lastIndex = 0;
+  return SHAPES_RE.test(s);
+}
+
+function scrubShapes(s: string): string {
+  const hits = findShapes(s, () => false);
+  if (hits.length === 0) return s;
+  let out = '';
+  let at = 0;
+  for (const h of hits) {
+    out += `${s.slice(at, h.start)}[redacted:${h.id}]`;
+    at = h.end;
+  }
+  return out + s.slice(at);
+}
 
 /** Key names that hold credentials, case-insensitive, matched anywhere in the key. */
 const SENSITIVE_KEY =
@@ -80,14 +106,23 @@ export class Scrubber {
    * `s` with every secret form replaced by its marker. A form is at least minLength UTF-8 bytes,
    * and a string's UTF-8 length is at least its UTF-16 length, so the length test below is safe.
    */
-  /** True when `s` surely holds no form (scrub would answer it as it is). */
+  /** True when `s` surely holds no form and no token shape (scrub would answer it as it is). */
   clean(s: string): boolean {
+    return this.cleanOfSecrets(s) && !hasShape(s);
+  }
+
+  private cleanOfSecrets(s: string): boolean {
     return this.matcher === undefined || s.length < this.minLength / 3 || !this.mayHold(s);
   }
 
   scrub(s: string): string {
+    const out = this.scrubSecrets(s);
+    return hasShape(out) ? scrubShapes(out) : out;
+  }
+
+  private scrubSecrets(s: string): string {
     const matcher = this.matcher;
-    if (matcher === undefined || this.clean(s)) return s;
+    if (matcher === undefined || this.cleanOfSecrets(s)) return s;
     if (this.scratch.length < s.length * 3) this.scratch = new Uint8Array(s.length * 3);
     const { written } = Scrubber.encoder.encodeInto(s, this.scratch);
     if (written < this.minLength) return s;

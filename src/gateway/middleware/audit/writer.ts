@@ -63,6 +63,9 @@ export interface AuditStats {
 
 /** Lines per write at most (a long queue after a failure goes out in pieces). */
 const BATCH_LINES = 8192;
+/** How long a line may wait for its batch, and how many lines make a batch go at once. */
+const FLUSH_MS = 5;
+const FLUSH_LINES = 1024;
 const NO_SECRETS: SecretSource = () => [];
 
 export async function openAudit(opts: AuditLogOptions): Promise<AuditLog> {
@@ -284,10 +287,14 @@ export class AuditLog implements AuditSink {
     // While failing, retry at the timer's pace rather than on every record.
     if (this.failing !== undefined && Date.now() - this.lastAttempt < this.retryMs) return;
     this.scheduled = true;
-    setImmediate(() => {
+    // Lines wait up to FLUSH_MS, so a busy gateway appends a batch every few milliseconds instead
+    // of one write (a thread-pool round trip) per event-loop turn; a full batch goes at once.
+    const go = () => {
       this.scheduled = false;
       void this.drain();
-    });
+    };
+    if (this.queue.length >= FLUSH_LINES) setImmediate(go);
+    else setTimeout(go, FLUSH_MS);
   }
 
   /** One writer loop at a time; every file-handle operation happens inside it. */
