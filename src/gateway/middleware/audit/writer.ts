@@ -319,6 +319,14 @@ export class AuditLog implements AuditSink {
       }
       if (this.queue.length === 0 && this.carry === undefined) return;
       if (!(await this.writeBatch())) return;
+      // More lines came in meanwhile: they wait for the next batch (the timer), unless someone
+      // waits for them, a batch is full, or what is left is a write cut short.
+      const hurry =
+        this.waiters.length > 0 ||
+        this.closed ||
+        this.carry !== undefined ||
+        this.queue.length >= FLUSH_LINES;
+      if (!hurry) return;
     }
   }
 
