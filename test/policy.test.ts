@@ -313,6 +313,7 @@ describe('server fence (identity tables)', () => {
         const t = tools.get(exposed);
         return t && { ...t, exposed, annotations: { readOnlyHint: true } };
       },
+      toolInfoNow: () => undefined,
     };
     const session = { identity } as unknown as Session;
     const stage = policy({});

@@ -74,6 +74,19 @@ export interface ToolInfo extends Target {
   annotations?: { readOnlyHint?: boolean; destructiveHint?: boolean; [key: string]: unknown };
 }
 
+function describeTool(
+  server: string,
+  name: string,
+  exposed: string,
+  tool: Record<string, unknown> | undefined,
+): ToolInfo {
+  const annotations =
+    tool?.annotations && typeof tool.annotations === 'object'
+      ? (tool.annotations as ToolInfo['annotations'])
+      : undefined;
+  return { server, name, exposed, ...(annotations && { annotations }) };
+}
+
 export interface IdentityOptions {
   /** The servers this identity may reach (a key's `--servers`); undefined means all. */
   servers?: readonly string[];
@@ -94,6 +107,8 @@ export class Identity {
   private clientCapabilities: Record<string, unknown> = {};
 
   private readonly only: ReadonlySet<string> | undefined;
+  /** Tools as the last tools list described them, by exposed name (the policy asks per call). */
+  private readonly described = new Map<string, ToolInfo>();
 
   constructor(key: string, host: IdentityHost, opts: IdentityOptions = {}) {
     this.key = key;
@@ -161,6 +176,7 @@ export class Identity {
     this.host.log(`${u.name} [${this.key}]: ${state}${why ? ` (${why})` : ''}`);
     this.host.serverState?.(this, u.name, state, why);
     this.cache.delete(u.name);
+    this.described.clear();
     this.inFlight.get(u)?.clear();
     // A crashed server starts again on next use with the same tools, so sessions are not told its
     // list changed; one that cannot start drops out of the next list. Reloads notify (gateway.ts).
@@ -193,6 +209,7 @@ export class Identity {
   /** Forgets what a server listed (it told us its list changed). */
   invalidate(server: string): void {
     this.cache.delete(server);
+    this.described.clear();
   }
 
   private async fetchAll(up: Upstream, kind: CachedKind): Promise<Record<string, unknown>[]> {
@@ -228,11 +245,14 @@ export class Identity {
     if (kind === 'tools' || kind === 'prompts') {
       const table = kind === 'tools' ? this.tools : this.prompts;
       table.clear();
+      if (kind === 'tools') this.described.clear();
       ups.forEach((u, i) => {
         const prefix = this.entry(u.name)?.prefix ?? null;
         for (const item of lists[i]!) {
           if (typeof item.name !== 'string') continue;
-          out.push({ ...item, name: table.add(prefix, u.name, item.name) });
+          const exposed = table.add(prefix, u.name, item.name);
+          out.push({ ...item, name: exposed });
+          if (kind === 'tools') this.described.set(exposed, describeTool(u.name, item.name, exposed, item));
         }
       });
       return out;
@@ -282,16 +302,24 @@ export class Identity {
    * said the tool is.
    */
   async toolInfo(exposed: string): Promise<ToolInfo | undefined> {
+    const known = this.toolInfoNow(exposed);
+    if (known) return known;
     const target = await this.resolveName('tools', exposed);
     if (!target) return undefined;
     const up = await this.ready(target.server);
     const tools = up ? await this.fetchAll(up, 'tools') : [];
-    const tool = tools.find((t) => t.name === target.name);
-    const annotations =
-      tool?.annotations && typeof tool.annotations === 'object'
-        ? (tool.annotations as ToolInfo['annotations'])
-        : undefined;
-    return { ...target, exposed, ...(annotations && { annotations }) };
+    return describeTool(
+      target.server,
+      target.name,
+      exposed,
+      tools.find((t) => t.name === target.name),
+    );
+  }
+
+  /** The same, without waiting: what the last tools list said (undefined when it said nothing). */
+  toolInfoNow(exposed: string): ToolInfo | undefined {
+    const info = this.described.get(exposed);
+    return info && this.allows(info.server) ? info : undefined;
   }
 
   private async findName(kind: 'tools' | 'prompts', exposed: string): Promise<Target | undefined> {

@@ -45,11 +45,15 @@ export type AuditEventName =
   | 'secret_access'
   | 'server_start'
   | 'server_stop'
-  | 'config_reload';
+  | 'config_reload'
+  | 'audit_dropped';
 
 /** What a stage that refused a request tells the front (HTTP status) and the audit. */
 export interface Denial {
-  event: Exclude<AuditEventName, 'tool_call' | 'server_start' | 'server_stop' | 'config_reload'>;
+  event: Exclude<
+    AuditEventName,
+    'tool_call' | 'server_start' | 'server_stop' | 'config_reload' | 'audit_dropped'
+  >;
   /** The HTTP status the front answers with (401, 403, 429...). */
   status: number;
   headers?: Record<string, string>;

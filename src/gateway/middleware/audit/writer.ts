@@ -95,6 +95,12 @@ export async function openAudit(opts: AuditLogOptions): Promise<AuditLog> {
   return log;
 }
 
+interface Recorded {
+  event: AuditEvent;
+  now: number;
+  scrubber: Scrubber;
+}
+
 interface Waiter {
   target: number;
   resolve(): void;
@@ -112,7 +118,13 @@ export class AuditLog implements AuditSink {
   private readonly retryMs: number;
 
   /** Lines not yet turned into bytes. */
-  private queue: string[] = [];
+  /**
+   * Lines, and events not yet made into lines: an event is formatted (redacted, chained, hashed)
+   * when its batch is written, a few milliseconds later, off the call's path and in one tight
+   * loop per batch. It keeps the time and the scrubber of the moment it was recorded, and the
+   * chain follows the queue's order, which is the order of record().
+   */
+  private queue: (string | Recorded)[] = [];
   /** Whole lines taken from the queue and not yet all written (the appender knows how far). */
   private carry: Buffer | undefined;
   private carryLines = 0;
@@ -173,17 +185,25 @@ export class AuditLog implements AuditSink {
       return;
     }
     if (this.unmarked > 0) this.markDrops();
+    this.push({ event, now: Date.now(), scrubber: this.currentScrubber() });
+  }
+
+  /**
+   * The line of a recorded event. One that cannot be formatted (a getter that throws in its
+   * arguments...) is counted as dropped, reported, and kept in the chain as an audit_dropped line.
+   */
+  private format(r: Recorded): string {
     try {
-      this.push(this.chain.line(event, this.currentScrubber()));
+      return this.chain.line(r.event, r.scrubber, r.now);
     } catch (err) {
       this.dropped++;
-      this.unmarked++;
       if (!this.formatReported) {
         this.formatReported = true;
         this.opts.log(
-          `audit: cannot format a ${String(event.event)} event (${describe(err)}); it is counted as dropped`,
+          `audit: cannot format a ${String(r.event.event)} event (${describe(err)}); it is counted as dropped`,
         );
       }
+      return this.chain.line({ event: 'audit_dropped', count: 1 }, r.scrubber, r.now);
     }
   }
 
@@ -253,7 +273,7 @@ export class AuditLog implements AuditSink {
     return this.queue.length + this.carryLines;
   }
 
-  private push(line: string): void {
+  private push(line: string | Recorded): void {
     this.queue.push(line);
     this.enqueued++;
     this.schedule();
@@ -276,7 +296,11 @@ export class AuditLog implements AuditSink {
     this.unmarked = 0;
     this.dropReported = false;
     this.formatReported = false;
-    this.push(this.chain.line({ event: 'audit_dropped', count }, this.currentScrubber()));
+    this.push({
+      event: { event: 'audit_dropped', count },
+      now: Date.now(),
+      scrubber: this.currentScrubber(),
+    });
     this.opts.log(
       `audit: ${count} audit event${count === 1 ? ' was' : 's were'} dropped (recorded as audit_dropped)`,
     );
@@ -334,9 +358,11 @@ export class AuditLog implements AuditSink {
     this.lastAttempt = Date.now();
     if (this.carry === undefined) {
       const n = Math.min(this.queue.length, BATCH_LINES);
-      const lines = n === this.queue.length ? this.queue : this.queue.slice(0, n);
+      const taken = n === this.queue.length ? this.queue : this.queue.slice(0, n);
       this.queue = n === this.queue.length ? [] : this.queue.slice(n);
-      this.carry = Buffer.from(lines.join(''));
+      let text = '';
+      for (const entry of taken) text += typeof entry === 'string' ? entry : this.format(entry);
+      this.carry = Buffer.from(text);
       this.carryLines = n;
     }
     const carry = this.carry;

@@ -96,7 +96,8 @@ export function policy(options: Partial<SafetyOptions> = {}): Stage {
       case 'tools/call': {
         const name = req.params?.name;
         if (typeof name !== 'string') return next();
-        const info = await ctx.session.identity.toolInfo(name);
+        const identity = ctx.session.identity;
+        const info = identity.toolInfoNow(name) ?? (await identity.toolInfo(name));
         if (!info) return next();
         const verdict = judge(rulesOf(ctx.client), name, info.server, info.annotations);
         if (!verdict) return next();
