@@ -55,16 +55,30 @@ export function authFailureGuard(opts: AuthFailureOptions = AUTH_FAILURE_DEFAULT
     };
   };
 
-  return async function authFailureGuard(ctx: Admission, next: () => Promise<Refusal | undefined>) {
-    const ip = ctx.clientIp;
-    const seen = await limiter.get(ip);
-    // block() stores points + 1: more than `max` consumed means blocked until the record expires.
-    if (seen && seen.consumedPoints > max && seen.msBeforeNext > 0) return blocked(seen.msBeforeNext);
-    const refusal = await next();
+  /**
+   * Addresses with a failure on record: only their requests ask the limiter first, so a client
+   * that never failed costs no lookup (the guard sits in front of every request).
+   */
+  const suspects = new Set<string>();
+
+  const counted = async (ip: string, refusal: Refusal | undefined) => {
     if (refusal?.event === 'auth_failure') {
+      suspects.add(ip);
       const res = await limiter.penalty(ip);
       if (res.consumedPoints >= max) await limiter.block(ip, block);
     }
     return refusal;
+  };
+
+  return async function authFailureGuard(ctx: Admission, next: () => Promise<Refusal | undefined>) {
+    const ip = ctx.clientIp;
+    if (suspects.has(ip)) {
+      const seen = await limiter.get(ip);
+      // block() stores points + 1: more than `max` consumed means blocked until the record expires.
+      if (seen && seen.consumedPoints > max && seen.msBeforeNext > 0) return blocked(seen.msBeforeNext);
+      // The record expired: the address starts clean (the set stays as small as the live records).
+      if (!seen) suspects.delete(ip);
+    }
+    return counted(ip, await next());
   };
 }
