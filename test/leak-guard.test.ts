@@ -4,6 +4,7 @@ import { isWardenError } from '../src/errors.js';
 import { Gateway } from '../src/gateway/gateway.js';
 import { SECRET_LEAK_BLOCKED, type Request, type Response } from '../src/gateway/jsonrpc.js';
 import { parseLeakGuard } from '../src/gateway/middleware/leak-guard/config.js';
+import { SHAPES_RE, mayHoldShape } from '../src/gateway/middleware/leak-guard/detectors.js';
 import { FormIndex } from '../src/gateway/middleware/leak-guard/secrets.js';
 import {
   type DetectorId,
@@ -145,6 +146,16 @@ const firstText = (res: Response) => (res.result!.content as { text: string }[])
 
 describe('token shapes', () => {
   const stage = leakGuard({});
+
+  it('[leak:shapes:prefilter] the literal prefilter passes every sample of every shape (it is a superset)', () => {
+    for (const id of Object.keys(POSITIVE) as DetectorId[])
+      for (const sample of POSITIVE[id]) {
+        expect(mayHoldShape(sample), `${id}: ${sample.slice(0, 24)}`).toBe(true);
+        SHAPES_RE.lastIndex = 0;
+        expect(SHAPES_RE.test(sample)).toBe(true);
+      }
+    expect(mayHoldShape('an ordinary line about a__echo and 0123456789abcdef')).toBe(false);
+  });
 
   /** Every sample of a detector, in plain text, on its own line, inside JSON in text, deep in structure. */
   async function expectRedacted(id: DetectorId) {

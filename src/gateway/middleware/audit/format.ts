@@ -190,6 +190,15 @@ function asText(value: unknown): string {
   }
 }
 
+/**
+ * Fields the gateway makes itself (an address, a hash, a session id, an outcome): never a secret,
+ * so not scanned for one; still capped, and escaped like every field.
+ */
+const OURS = new Set(['client_ip', 'api_key_hash', 'session', 'outcome']);
+
 function field(scrubber: Scrubber, key: string, value: unknown): string {
-  return value === undefined || value === null ? '' : `,"${key}":${str(scrubber, value, MAX_FIELD)}`;
+  if (value === undefined || value === null) return '';
+  if (OURS.has(key) && typeof value === 'string' && value.length <= MAX_FIELD)
+    return `,"${key}":${JSON.stringify(value)}`;
+  return `,"${key}":${str(scrubber, value, MAX_FIELD)}`;
 }

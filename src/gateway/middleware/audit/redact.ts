@@ -1,7 +1,7 @@
 import { MIN_REDACT_LENGTH, secretForms } from '../../../run/forms.js';
 import { Matcher, type Pattern } from '../../../run/matcher.js';
 import type { ManagedSecret } from '../../pipeline.js';
-import { SHAPES_RE, findShapes } from '../leak-guard/detectors.js';
+import { SHAPES_RE, findShapes, mayHoldShape } from '../leak-guard/detectors.js';
 
 /**
  * What the audit trail keeps out of its lines:
@@ -20,7 +20,7 @@ import { SHAPES_RE, findShapes } from '../leak-guard/detectors.js';
 const MIN_SHAPE = 16;
 
 function hasShape(s: string): boolean {
-  if (s.length < MIN_SHAPE) return false;
+  if (s.length < MIN_SHAPE || !mayHoldShape(s)) return false;
   SHAPES_RE.lastIndex = 0;
   return SHAPES_RE.test(s);
 }

@@ -96,6 +96,20 @@ const SHAPES: readonly Shape[] = [
 
 const SOURCE = SHAPES.map((s) => `(?<${s.group}>${s.source})`).join('|');
 
+/**
+ * Literals at least one of which every shape above contains (gh?_, github_pat_, sk-, _live_ or
+ * _test_, an AWS key id's prefix, the secret key's name, xox?-, PRIVATE KEY, eyJ, mcpw_). A text
+ * without any of them holds no shape; a plain alternation of literals is far cheaper to reject
+ * with than SHAPES_RE and its lookbehinds. Keep it a superset when a shape is added.
+ */
+const MAY_HOLD =
+  /gh[pousr]_|github_pat_|sk-|_live_|_test_|AKIA|ASIA|ccess|CCESS|xox[baprs]-|PRIVATE KEY|eyJ|mcpw_/;
+
+/** False when `text` surely holds no shape; true when SHAPES_RE must look. */
+export function mayHoldShape(text: string): boolean {
+  return MAY_HOLD.test(text);
+}
+
 /** For the fast check: does the text hold any shape? (Global: callers reset lastIndex.) */
 export const SHAPES_RE = new RegExp(SOURCE, 'g');
 /** For the rewrite: with indices, for shapes where only a group is the secret. */

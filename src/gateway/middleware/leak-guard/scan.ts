@@ -1,5 +1,5 @@
 import type { Allow } from './allow.js';
-import { SHAPES_RE, findShapes, shapeOf } from './detectors.js';
+import { SHAPES_RE, findShapes, mayHoldShape, shapeOf } from './detectors.js';
 import type { SecretIndex } from './secrets.js';
 
 /**
@@ -91,7 +91,7 @@ function suspicious(value: unknown, d: Detectors, allow: Allow): boolean {
 function found(text: string, d: Detectors, allow: Allow): boolean {
   if (d.index && d.index.forms.scan(text, (_start, _end, label) => !secretAllowed(d, allow, label)))
     return true;
-  if (!d.shapes) return false;
+  if (!d.shapes || !mayHoldShape(text)) return false;
   const re = SHAPES_RE;
   re.lastIndex = 0;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {
