@@ -12,7 +12,7 @@ import {
   type KeyEntry,
 } from '../src/gateway/middleware/auth/keys.js';
 import { UNAUTHENTICATED, RATE_LIMITED } from '../src/gateway/jsonrpc.js';
-import { admitted, compose, type Admission, type AdmissionStage } from '../src/gateway/pipeline.js';
+import { admitted, composeAdmission, type Admission, type AdmissionStage } from '../src/gateway/pipeline.js';
 import { isWardenError } from '../src/errors.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -190,7 +190,7 @@ describe('apiKeyAuth', () => {
 
 describe('authFailureGuard', () => {
   const guarded = (opts: Parameters<typeof authFailureGuard>[0]) =>
-    compose([authFailureGuard(opts), apiKeyAuth({ ring })], admitted);
+    composeAdmission([authFailureGuard(opts), apiKeyAuth({ ring })], admitted);
 
   it('[auth:failures:block:429] after max failures from one address it answers 429 with Retry-After, without trying the key', async () => {
     const run = guarded({ maxFailures: 3, windowSeconds: 60, blockSeconds: 120 });

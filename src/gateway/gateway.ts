@@ -7,12 +7,11 @@ import { launch } from './launch.js';
 import { prefixFor } from './names.js';
 import {
   compose,
-  type Admission,
+  type AdmissionHandler,
   type AuditSink,
   type CallContext,
   type Client,
   type Handler,
-  type Refusal,
   type Stage,
 } from './pipeline.js';
 import { Router } from './router.js';
@@ -33,7 +32,7 @@ export interface GatewayOptions {
   env: NodeJS.ProcessEnv;
   log(line: string): void;
   /** Per HTTP request, before any session: the IP allowlist and authentication. */
-  admission?: Handler<Admission, Refusal | undefined>;
+  admission?: AdmissionHandler;
   /** Per JSON-RPC request: audit, rate limit, policy, leak guard (the router comes last). */
   stages?: readonly Stage[];
   /** Where events that are not a call's outcome go (auth failures, server starts, reloads). */
@@ -45,7 +44,7 @@ export class Gateway {
   readonly router: Router;
   readonly sessions = new Map<string, Session>();
   readonly identities = new Map<string, Identity>();
-  readonly admission: Handler<Admission, Refusal | undefined> | undefined;
+  readonly admission: AdmissionHandler | undefined;
   readonly audit: AuditSink | undefined;
   private entries: ServerEntry[] = [];
   private fingerprints = new Map<string, string>();

@@ -118,7 +118,34 @@ export interface Refusal extends Denial {
 
 export type Stage<C = CallContext, R = Response> = (ctx: C, next: () => Promise<R>) => Promise<R>;
 
-export type AdmissionStage = Stage<Admission, Refusal | undefined>;
+export type MaybePromise<T> = T | Promise<T>;
+
+/** What admission answers: nothing (admitted) or a refusal. */
+export type AdmissionResult = Refusal | undefined;
+
+/**
+ * An admission stage may answer at once (no promise: admission runs before every HTTP request,
+ * and a stage that only looks at headers need not cost a microtask), or later.
+ */
+export type AdmissionStage = (
+  ctx: Admission,
+  next: () => MaybePromise<AdmissionResult>,
+) => MaybePromise<AdmissionResult>;
+
+export type AdmissionHandler = (ctx: Admission) => MaybePromise<AdmissionResult>;
+
+/** The admission chain: like compose, without forcing a promise on stages that answer at once. */
+export function composeAdmission(
+  stages: readonly AdmissionStage[],
+  last: AdmissionHandler,
+): AdmissionHandler {
+  if (stages.length === 0) return last;
+  return (ctx) => {
+    const step = (i: number): MaybePromise<AdmissionResult> =>
+      i === stages.length ? last(ctx) : stages[i]!(ctx, () => step(i + 1));
+    return step(0);
+  };
+}
 
 export type Handler<C = CallContext, R = Response> = (ctx: C) => Promise<R>;
 
@@ -132,7 +159,7 @@ export function compose<C, R>(stages: readonly Stage<C, R>[], last: Handler<C, R
 }
 
 /** The admission chain's last step: admitted. */
-export const admitted = (): Promise<Refusal | undefined> => Promise.resolve(undefined);
+export const admitted = (): AdmissionResult => undefined;
 
 /** Glob over exposed names: `*` any run of characters, `?` one; everything else literal. */
 export function globMatcher(globs: readonly string[]): (name: string) => boolean {

@@ -6,10 +6,10 @@ import type { KeyRing } from './middleware/auth/keys.js';
 import type { OAuthStage } from './middleware/auth/oauth.js';
 import type { RateLimitStage } from './middleware/rate-limit/index.js';
 import {
-  compose,
+  composeAdmission,
   type Admission,
+  type AdmissionHandler,
   type AdmissionStage,
-  type Handler,
   type Refusal,
   type SecretSource,
   type Stage,
@@ -28,7 +28,7 @@ import type { GatewaySettings } from './settings.js';
  */
 export interface Security {
   /** Undefined when nothing is checked per HTTP request (no allowlist, proxies or auth). */
-  admission?: Handler<Admission, Refusal | undefined>;
+  admission?: AdmissionHandler;
   stages: Stage[];
   audit?: AuditLog;
   /** Clients must authenticate (keys or OAuth). */
@@ -246,11 +246,11 @@ export async function buildSecurity(doc: Raw, deps: SecurityDeps): Promise<Secur
   // The last step: with authentication on, no request gets through without a client (a stage
   // that passed a request on unauthenticated must have had one after it that decided).
   const last = authenticated
-    ? (ctx: Admission) => Promise.resolve(ctx.client ? undefined : UNAUTHENTICATED_REFUSAL)
-    : () => Promise.resolve(undefined);
+    ? (ctx: Admission) => (ctx.client ? undefined : UNAUTHENTICATED_REFUSAL)
+    : () => undefined;
   return {
     ...(admission.length > 0 && {
-      admission: compose<Admission, Refusal | undefined>(admission, last),
+      admission: composeAdmission(admission, last),
     }),
     stages,
     ...(auditLog && { audit: auditLog }),

@@ -49,7 +49,10 @@ export async function parseSettings(path: string, doc: Record<string, unknown>):
         .object({
           host: z.string().min(1).optional(),
           port: z.number().int().min(0).max(65535).optional(),
-          tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+          tls: z
+            .object({ cert: z.string().min(1), key: z.string().min(1) })
+            .strict()
+            .optional(),
         })
         .strict()
         .optional(),

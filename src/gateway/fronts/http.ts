@@ -535,12 +535,13 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
         peerIp,
         clientIp: peerIp,
       };
-      done(
-        gateway.admission(adm).then((refusal) => {
-          if (refusal) return refuse(res, refusal, adm);
-          route({ clientIp: adm.clientIp, ...(adm.client && { client: adm.client }) });
-        }),
-      );
+      const admit = (refusal: Refusal | undefined) => {
+        if (refusal) return refuse(res, refusal, adm);
+        route({ clientIp: adm.clientIp, ...(adm.client && { client: adm.client }) });
+      };
+      const decided = gateway.admission(adm);
+      if (decided instanceof Promise) done(decided.then(admit));
+      else admit(decided);
     },
     {
       maxBodyBytes: settings.maxBodyBytes,

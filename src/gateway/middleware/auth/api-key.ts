@@ -1,6 +1,13 @@
 import { WardenError } from '../../../errors.js';
 import { UNAUTHENTICATED, errorResponse } from '../../jsonrpc.js';
-import type { Admission, AdmissionStage, Client, Refusal } from '../../pipeline.js';
+import type {
+  Admission,
+  AdmissionResult,
+  AdmissionStage,
+  Client,
+  MaybePromise,
+  Refusal,
+} from '../../pipeline.js';
 import { KEY_PREFIX, type KeyRing, type RefusedBecause } from './keys.js';
 
 export interface ApiKeyAuthOptions {
@@ -79,7 +86,8 @@ export function apiKeyAuth(opts: ApiKeyAuthOptions): AdmissionStage {
     malformed: invalid('malformed'),
   };
 
-  return async function apiKeyAuth(ctx: Admission, next: () => Promise<Refusal | undefined>) {
+  // Not async: verifying a key needs no wait, so an admitted request costs no promise here.
+  return function apiKeyAuth(ctx: Admission, next: () => MaybePromise<AdmissionResult>) {
     const auth = single(ctx.headers.authorization);
     const header = single(ctx.headers['x-mcp-api-key']);
     if (auth === null || header === null) return AMBIGUOUS;

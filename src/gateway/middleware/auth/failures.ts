@@ -1,7 +1,7 @@
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { WardenError } from '../../../errors.js';
 import { RATE_LIMITED, errorResponse } from '../../jsonrpc.js';
-import type { Admission, AdmissionStage, Refusal } from '../../pipeline.js';
+import type { Admission, AdmissionResult, AdmissionStage, MaybePromise, Refusal } from '../../pipeline.js';
 
 export interface AuthFailureOptions {
   /** Failed authentications from one address within the window that get it blocked. */
@@ -61,7 +61,7 @@ export function authFailureGuard(opts: AuthFailureOptions = AUTH_FAILURE_DEFAULT
    */
   const suspects = new Set<string>();
 
-  const counted = async (ip: string, refusal: Refusal | undefined) => {
+  const counted = async (ip: string, refusal: AdmissionResult): Promise<AdmissionResult> => {
     if (refusal?.event === 'auth_failure') {
       suspects.add(ip);
       const res = await limiter.penalty(ip);
@@ -69,16 +69,23 @@ export function authFailureGuard(opts: AuthFailureOptions = AUTH_FAILURE_DEFAULT
     }
     return refusal;
   };
+  const after = (ip: string, r: AdmissionResult): MaybePromise<AdmissionResult> =>
+    r?.event === 'auth_failure' ? counted(ip, r) : r;
 
-  return async function authFailureGuard(ctx: Admission, next: () => Promise<Refusal | undefined>) {
+  // Not async on the common path (an address with no failure on record): no promise of its own.
+  return function authFailureGuard(ctx: Admission, next: () => MaybePromise<AdmissionResult>) {
     const ip = ctx.clientIp;
-    if (suspects.has(ip)) {
-      const seen = await limiter.get(ip);
-      // block() stores points + 1: more than `max` consumed means blocked until the record expires.
-      if (seen && seen.consumedPoints > max && seen.msBeforeNext > 0) return blocked(seen.msBeforeNext);
-      // The record expired: the address starts clean (the set stays as small as the live records).
-      if (!seen) suspects.delete(ip);
-    }
-    return counted(ip, await next());
+    if (suspects.has(ip)) return suspect(ip, next);
+    const r = next();
+    return r instanceof Promise ? r.then((x) => after(ip, x)) : after(ip, r);
   };
+
+  async function suspect(ip: string, next: () => MaybePromise<AdmissionResult>): Promise<AdmissionResult> {
+    const seen = await limiter.get(ip);
+    // block() stores points + 1: more than `max` consumed means blocked until the record expires.
+    if (seen && seen.consumedPoints > max && seen.msBeforeNext > 0) return blocked(seen.msBeforeNext);
+    // The record expired: the address starts clean (the set stays as small as the live records).
+    if (!seen) suspects.delete(ip);
+    return after(ip, await next());
+  }
 }

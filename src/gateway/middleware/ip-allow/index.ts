@@ -74,6 +74,6 @@ export function ipAllow(opts: IpAllowOptions): AdmissionStage {
       reason: `address ${ip} is not in gateway.allowIps`,
       body: errorResponse(null, FORBIDDEN, 'Forbidden: your address is not allowed'),
     };
-    return Promise.resolve(refusal);
+    return refusal;
   };
 }
