@@ -207,6 +207,7 @@ export const REQUIREMENTS: Record<string, string> = {
   'leak:shapes:mcp-warden': 'mcp-warden client keys (mcpw_) are redacted',
   'leak:shapes:negative': 'ordinary text, UUIDs, git SHAs, base64 blobs and near misses pass untouched',
   'leak:shapes:openai': 'OpenAI keys (sk-, sk-proj-, sk-svcacct-) are redacted',
+  'leak:shapes:prefilter': 'the literal prefilter passes every sample of every shape (it is a superset)',
   'leak:shapes:private-key': 'PEM private keys are redacted header to footer',
   'leak:shapes:slack': 'Slack tokens (xox[baprs]-) are redacted',
   'leak:shapes:stripe': 'Stripe keys (sk_live_, rk_live_, sk_test_) are redacted',
