@@ -3,14 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeyAuth } from '../src/gateway/middleware/auth/api-key.js';
 import { parseAuthFailures, parseAuthKeys } from '../src/gateway/middleware/auth/config.js';
 import { authFailureGuard } from '../src/gateway/middleware/auth/failures.js';
-import {
-  KeyRing,
-  generateKey,
-  hashKey,
-  keyIdOf,
-  updateKeyFile,
-  type KeyEntry,
-} from '../src/gateway/middleware/auth/keys.js';
+import { updateKeyFile, type KeyEntry } from '../src/gateway/middleware/auth/key-file.js';
+import { generateKey, hashKey, keyIdOf } from '../src/gateway/middleware/auth/key-format.js';
+import { KeyRing } from '../src/gateway/middleware/auth/keys.js';
 import { UNAUTHENTICATED, RATE_LIMITED } from '../src/gateway/jsonrpc.js';
 import { admitted, composeAdmission, type Admission, type AdmissionStage } from '../src/gateway/pipeline.js';
 import { isWardenError } from '../src/errors.js';

@@ -2,16 +2,16 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, w
 import { join } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { updateKeyFile } from '../src/gateway/middleware/auth/key-file.js';
 import {
   KEY_PATTERN,
-  KeyRing,
   crc32,
   generateKey,
   hashKey,
   isKeyShaped,
   keyIdOf,
-  updateKeyFile,
-} from '../src/gateway/middleware/auth/keys.js';
+} from '../src/gateway/middleware/auth/key-format.js';
+import { KeyRing } from '../src/gateway/middleware/auth/keys.js';
 import { runCli } from './helpers/cli.js';
 import { startCli } from './helpers/run-proc.js';
 import { tempDir } from './helpers/tmp.js';

@@ -9,9 +9,6 @@ import {
   SERVER_NAME,
   TOOL_GLOB,
   defaultKeyFile,
-  generateKey,
-  hashKey,
-  keyIdOf,
   legacyEntries,
   parseJson,
   parseLegacy,
@@ -19,7 +16,8 @@ import {
   resolveKeyFile,
   updateKeyFile,
   type KeyEntry,
-} from '../gateway/middleware/auth/keys.js';
+} from '../gateway/middleware/auth/key-file.js';
+import { generateKey, hashKey, keyIdOf } from '../gateway/middleware/auth/key-format.js';
 import { parse, plural } from './common.js';
 import { json, table, usage, type Cli } from './io.js';
 

@@ -8,7 +8,8 @@ import type {
   MaybePromise,
   Refusal,
 } from '../../pipeline.js';
-import { KEY_PREFIX, type KeyRing, type RefusedBecause } from './keys.js';
+import { KEY_PREFIX } from './key-format.js';
+import type { KeyRing, RefusedBecause } from './keys.js';
 
 export interface ApiKeyAuthOptions {
   ring: KeyRing;

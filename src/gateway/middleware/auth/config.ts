@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { WardenError } from '../../../errors.js';
 import { AUTH_FAILURE_DEFAULTS, type AuthFailureOptions } from './failures.js';
-import { resolveKeyFile } from './keys.js';
+import { resolveKeyFile } from './key-file.js';
 
 /** The first zod issue as `gateway.<section>.<path>: message`. */
 function invalid(section: string, error: z.ZodError): WardenError {
