@@ -3,7 +3,7 @@ import { launch } from '../src/gateway/launch.js';
 import { NameTable, expose, prefixFor } from '../src/gateway/names.js';
 import { matchesTemplate } from '../src/gateway/identity.js';
 import { Upstream } from '../src/gateway/upstream.js';
-import type { ServerConfig } from '../src/servers/schema.js';
+import { processServer } from './helpers/units.js';
 
 /** The gateway's pure parts, and an upstream's restart backoff against a real crashing process. */
 const VALID = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -60,19 +60,7 @@ describe('resource templates', () => {
 
 describe('upstream restart backoff', () => {
   it('waits longer after each crash in a row (real process that dies at once)', async () => {
-    const server: ServerConfig = {
-      name: 'dies',
-      kind: 'process',
-      command: process.execPath,
-      args: ['-e', 'process.exit(1)'],
-      env: {},
-      headers: {},
-      network: false,
-      disabled: false,
-      eager: false,
-      shared: false,
-      needs: [],
-    };
+    const server = processServer('dies', process.execPath, ['-e', 'process.exit(1)']);
     const up = new Upstream({
       name: 'dies',
       start: () => launch(server, new Map(), { env: { PATH: process.env.PATH }, log: () => undefined }),

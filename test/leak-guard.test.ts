@@ -1,6 +1,5 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isWardenError } from '../src/errors.js';
 import { Gateway } from '../src/gateway/gateway.js';
 import { SECRET_LEAK_BLOCKED, type Request, type Response } from '../src/gateway/jsonrpc.js';
 import { parseLeakGuard } from '../src/gateway/middleware/leak-guard/config.js';
@@ -18,6 +17,7 @@ import type { Session } from '../src/gateway/session.js';
 import { DEFAULTS } from '../src/gateway/settings.js';
 import { secretForms } from '../src/run/forms.js';
 import type { ServerConfig } from '../src/servers/schema.js';
+import { processServer, expectConfigError } from './helpers/units.js';
 
 /**
  * The secret-leak guard: every token shape (positive and negative samples), managed secrets in
@@ -452,19 +452,7 @@ const JWT = POSITIVE.jwt[0]!;
 const SECRETS: ManagedSecret[] = [{ name: 'LEAK', value: CANARY, server: 'a' }];
 
 function server(name: string): ServerConfig {
-  return {
-    name,
-    kind: 'process',
-    command: process.execPath,
-    args: ['-e', UPSTREAM, name],
-    env: { LEAK: CANARY, JWT },
-    headers: {},
-    network: false,
-    disabled: false,
-    eager: false,
-    shared: false,
-    needs: [],
-  };
+  return processServer(name, process.execPath, ['-e', UPSTREAM, name], { LEAK: CANARY, JWT });
 }
 
 const gateways: Gateway[] = [];
@@ -642,17 +630,8 @@ describe('config', () => {
       [{ allow: { github: 'jwt' } }, 'gateway.leakGuard.allow.github'],
       [{ enabled: 'no' }, 'gateway.leakGuard.enabled'],
       [{ extra: 1 }, 'gateway.leakGuard'],
-    ] as const) {
-      let err: unknown;
-      try {
-        await parseLeakGuard(raw);
-      } catch (e) {
-        err = e;
-      }
-      expect(isWardenError(err, 'CONFIG_INVALID')).toBe(true);
-      expect((err as Error).message.startsWith(`${where}:`)).toBe(true);
-      expect((err as Error).message).not.toContain(token);
-    }
+    ] as const)
+      await expectConfigError(() => parseLeakGuard(raw), where, token);
     // The stage checks the same when it is built from options directly.
     expect(() => leakGuard({ allow: { a: [token] } })).toThrow(
       /gateway\.leakGuard\.allow\.a\[0\]: not a detector id/,

@@ -14,6 +14,7 @@ import type { CallContext, Client } from '../src/gateway/pipeline.js';
 import type { Session } from '../src/gateway/session.js';
 import { DEFAULTS } from '../src/gateway/settings.js';
 import type { ServerConfig } from '../src/servers/schema.js';
+import { processServer, expectConfigError } from './helpers/units.js';
 
 /**
  * The safety policy against a real gateway (in process) fronting two real upstream processes
@@ -53,19 +54,7 @@ require('node:readline').createInterface({ input: process.stdin }).on('line', (l
 `;
 
 function server(name: string): ServerConfig {
-  return {
-    name,
-    kind: 'process',
-    command: process.execPath,
-    args: ['-e', UPSTREAM, name],
-    env: {},
-    headers: {},
-    network: false,
-    disabled: false,
-    eager: false,
-    shared: false,
-    needs: [],
-  };
+  return processServer(name, process.execPath, ['-e', UPSTREAM, name]);
 }
 
 const ALL_TOOLS = ['read_file', 'delete_repo', 'update', 'soft_update', 'both', 'counts'];
@@ -390,16 +379,8 @@ describe('config', () => {
       [{ allowDestructive: 'yes' }, 'gateway.safety.allowDestructive'],
       [{ unannotated: 'safe' }, 'gateway.safety.unannotated'],
       [{ bogus: true }, 'gateway.safety'],
-    ] as const) {
-      let err: unknown;
-      try {
-        await parseSafety(raw);
-      } catch (e) {
-        err = e;
-      }
-      expect(isWardenError(err, 'CONFIG_INVALID')).toBe(true);
-      expect((err as Error).message.startsWith(`${where}:`)).toBe(true);
-    }
+    ] as const)
+      await expectConfigError(() => parseSafety(raw), where);
     // What the parser answers builds a stage.
     expect(typeof policy(s)).toBe('function');
   });
