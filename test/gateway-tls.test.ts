@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type SecureVersion } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isWardenError } from '../src/errors.js';
+import { loadTls } from '../src/gateway/fronts/wire-tls.js';
 import {
   createWireServer,
-  loadTls,
   type WireHandler,
   type WireOptions,
   type WireResponse,

@@ -213,7 +213,7 @@ export async function run(args: string[], cli: Cli): Promise<number> {
   try {
     if (v.http) {
       const { startHttp } = await import('../gateway/fronts/http.js');
-      const { loadTls } = await import('../gateway/fronts/wire.js');
+      const { loadTls } = await import('../gateway/fronts/wire-tls.js');
       const tls = settings.tls && (await loadTls(settings.tls.cert, settings.tls.key));
       const front = await startHttp(gateway, {
         host: settings.host,
