@@ -26,27 +26,36 @@ export function audit(opts: AuditStageOptions): Stage {
   if (typeof opts?.log?.record !== 'function')
     throw new WardenError('CONFIG_INVALID', 'gateway.audit: the audit stage needs an audit log to write to');
   const sink = opts.log;
-  return async function audit(ctx, next) {
+  // Not async: one promise (next's) per call instead of three.
+  return function audit(ctx, next) {
     // What the client asked, as it arrived: later stages and the router may replace parts of it.
     const request = ctx.request;
     const start = performance.now();
-    let response: Response | undefined;
-    let thrown: unknown;
-    try {
-      response = await next();
-      return response;
-    } catch (err) {
-      thrown = err;
-      throw err;
-    } finally {
-      if (request.method === 'tools/call' || ctx.denial !== undefined) {
-        try {
-          sink.record(callEvent(ctx, request, response, thrown, performance.now() - start));
-        } catch {
-          // The writer reports its own failures; a call never fails because of its audit line.
-        }
+    const recorded = (response: Response | undefined, thrown: unknown) => {
+      if (request.method !== 'tools/call' && ctx.denial === undefined) return;
+      try {
+        sink.record(callEvent(ctx, request, response, thrown, performance.now() - start));
+      } catch {
+        // The writer reports its own failures; a call never fails because of its audit line.
       }
+    };
+    let answer: Promise<Response>;
+    try {
+      answer = next();
+    } catch (err) {
+      recorded(undefined, err);
+      throw err;
     }
+    return answer.then(
+      (response) => {
+        recorded(response, undefined);
+        return response;
+      },
+      (err: unknown) => {
+        recorded(undefined, err);
+        throw err;
+      },
+    );
   };
 }
 

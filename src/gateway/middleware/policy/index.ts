@@ -1,5 +1,5 @@
 import { WardenError } from '../../../errors.js';
-import type { Identity } from '../../identity.js';
+import type { Identity, ToolInfo } from '../../identity.js';
 import { POLICY_DENIED, errorResponse, type Response } from '../../jsonrpc.js';
 import { globMatcher, type CallContext, type Client, type Stage } from '../../pipeline.js';
 import { NameCache, compileTiers, type Annotations, type Tier } from './tiers.js';
@@ -90,24 +90,41 @@ export function policy(options: Partial<SafetyOptions> = {}): Stage {
     return undefined;
   };
 
-  return async function policy(ctx: CallContext, next: () => Promise<Response>): Promise<Response> {
+  /** A call to a tool the identity has described: allowed (on to `next`) or denied. */
+  const decide = (
+    ctx: CallContext,
+    next: () => Promise<Response>,
+    name: string,
+    info: ToolInfo,
+  ): Promise<Response> => {
+    const verdict = judge(rulesOf(ctx.client), name, info.server, info.annotations);
+    if (!verdict) return next();
+    // A name no server listed (the router guesses its server from the prefix) is the client's
+    // own text, which may be anything, a token included: it stays out of the message and the
+    // audit's reason.
+    const label = ctx.session.identity.tools.get(name) ? `tool ${name}` : `a tool of server ${info.server}`;
+    return Promise.resolve(deny(ctx, toolMessage(label, info.server, verdict), verdict));
+  };
+
+  // Not async: the common case, a call to a listed tool, is decided at once, with no promise.
+  return function policy(ctx: CallContext, next: () => Promise<Response>): Promise<Response> {
+    const req = ctx.request;
+    if (req.method === 'tools/call') {
+      const name = req.params?.name;
+      if (typeof name !== 'string') return next();
+      const info = ctx.session.identity.toolInfoNow(name);
+      if (info) return decide(ctx, next, name, info);
+    }
+    return slow(ctx, next);
+  };
+
+  async function slow(ctx: CallContext, next: () => Promise<Response>): Promise<Response> {
     const req = ctx.request;
     switch (req.method) {
       case 'tools/call': {
-        const name = req.params?.name;
-        if (typeof name !== 'string') return next();
-        const identity = ctx.session.identity;
-        const info = identity.toolInfoNow(name) ?? (await identity.toolInfo(name));
-        if (!info) return next();
-        const verdict = judge(rulesOf(ctx.client), name, info.server, info.annotations);
-        if (!verdict) return next();
-        // A name no server listed (the router guesses its server from the prefix) is the
-        // client's own text, which may be anything, a token included: it stays out of the
-        // message and the audit's reason.
-        const label = ctx.session.identity.tools.get(name)
-          ? `tool ${name}`
-          : `a tool of server ${info.server}`;
-        return deny(ctx, toolMessage(label, info.server, verdict), verdict);
+        const name = req.params?.name as string;
+        const info = await ctx.session.identity.toolInfo(name);
+        return info ? decide(ctx, next, name, info) : next();
       }
       case 'tools/list': {
         const res = await next();
@@ -152,7 +169,7 @@ export function policy(options: Partial<SafetyOptions> = {}): Stage {
       default:
         return next();
     }
-  };
+  }
 }
 
 function toolMessage(label: string, server: string, verdict: Verdict): string {
