@@ -27,7 +27,6 @@ export type ErrorCode =
   | 'DOCKER_FAILED'
   | 'CANCELLED'
   | 'KEY_UNKNOWN'
-  | 'AUDIT_TAMPERED'
   | 'AUDIT_IO'
   | 'RATE_LIMIT_STORE';
 

@@ -74,12 +74,40 @@ function section(gateway: Raw, key: string): unknown {
 
 const AUTH_KEYS = new Set(['keys', 'oauth', 'failures', 'realm']);
 
+type Step = () => Promise<void> | void;
+
 export async function buildSecurity(doc: Raw, deps: SecurityDeps): Promise<Security> {
+  const closers: Step[] = [];
+  const reopeners: Step[] = [];
+  const close = async () => {
+    for (const c of [...closers].reverse()) await c();
+  };
+  try {
+    const parts = await assemble(doc, deps, closers, reopeners);
+    return {
+      ...parts,
+      async reopen() {
+        for (const r of reopeners) await r();
+      },
+      close,
+    };
+  } catch (err) {
+    // A later section was refused: what earlier ones opened (the audit file, a Redis connection,
+    // the key file's watcher) is closed, so the error is all that is left.
+    await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assemble(
+  doc: Raw,
+  deps: SecurityDeps,
+  closers: Step[],
+  reopeners: Step[],
+): Promise<Omit<Security, 'reopen' | 'close'>> {
   const gateway = (doc.gateway ?? {}) as Raw;
   const log = deps.log;
   const summary: string[] = [];
-  const closers: (() => Promise<void> | void)[] = [];
-  const reopeners: (() => Promise<void> | void)[] = [];
 
   // -- call stages, outermost first: audit, rate limit, policy, leak guard --------------------
   const stages: Stage[] = [];
@@ -257,12 +285,6 @@ export async function buildSecurity(doc: Raw, deps: SecurityDeps): Promise<Secur
     authenticated,
     ...(wellKnown && { wellKnown }),
     summary,
-    async reopen() {
-      for (const r of reopeners) await r();
-    },
-    async close() {
-      for (const c of closers.reverse()) await c();
-    },
   };
 }
 

@@ -96,13 +96,39 @@ export function clientId(args: string[], command: string): string {
 }
 
 /** A key whose hash and id no other entry has. */
-export function newKey(entries: readonly KeyEntry[]): { key: string; hash: string; id: string } {
+function newKey(entries: readonly KeyEntry[]): { key: string; hash: string; id: string } {
   for (;;) {
     const key = generateKey();
     const hash = hashKey(key);
     const id = keyIdOf(hash);
     if (!entries.some((e) => e.id === id || e.hash === hash)) return { key, hash, id };
   }
+}
+
+/** What a new key may reach and for how long (create's options, or the rotated key's). */
+export type KeyScope = Pick<KeyEntry, 'expires' | 'description' | 'servers' | 'tools' | 'allowDestructive'>;
+
+/** A new key for `clientId` and its entry (added to `entries`), with `scope`'s set fields. */
+export function addKey(
+  entries: KeyEntry[],
+  clientId: string,
+  now: number,
+  scope: KeyScope,
+): { key: string; entry: KeyEntry } {
+  const k = newKey(entries);
+  const entry: KeyEntry = {
+    id: k.id,
+    clientId,
+    hash: k.hash,
+    created: new Date(now).toISOString(),
+    ...(scope.expires && { expires: scope.expires }),
+    ...(scope.description !== undefined && { description: scope.description }),
+    ...(scope.servers && { servers: scope.servers }),
+    ...(scope.tools && { tools: scope.tools }),
+    ...(scope.allowDestructive !== undefined && { allowDestructive: scope.allowDestructive }),
+  };
+  entries.push(entry);
+  return { key: k.key, entry };
 }
 
 /** What create and rotate print: the key alone on stdout (or JSON), the rest on stderr. */

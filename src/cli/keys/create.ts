@@ -1,12 +1,7 @@
-import {
-  SERVER_NAME,
-  TOOL_GLOB,
-  updateKeyFile,
-  type KeyEntry,
-} from '../../gateway/middleware/auth/key-file.js';
+import { SERVER_NAME, TOOL_GLOB, updateKeyFile } from '../../gateway/middleware/auth/key-file.js';
 import { parse } from '../common.js';
 import { usage, type Cli } from '../io.js';
-import { FILE_OPTION, HELP, clientId, expiry, keyFile, newKey, printKey, type Common } from './common.js';
+import { FILE_OPTION, HELP, addKey, clientId, expiry, keyFile, printKey, type Common } from './common.js';
 
 /** Values of a repeatable, comma-separated option, each checked against `re`. */
 function list(flag: string, values: string[] | undefined, re: RegExp, what: string): string[] | undefined {
@@ -51,22 +46,15 @@ export async function create(args: string[], cli: Cli): Promise<number> {
   if (v.description !== undefined && /[\r\n]/.test(v.description))
     throw usage('--description: one line, please');
   const file = await keyFile(cli, v);
-  const made = await updateKeyFile(file, (entries) => {
-    const k = newKey(entries);
-    const entry: KeyEntry = {
-      id: k.id,
-      clientId: id,
-      hash: k.hash,
-      created: new Date(now).toISOString(),
+  const made = await updateKeyFile(file, (entries) =>
+    addKey(entries, id, now, {
       ...(expires && { expires }),
       ...(v.description !== undefined && { description: v.description }),
       ...(servers && { servers }),
       ...(tools && { tools }),
       ...(v['allow-destructive'] && { allowDestructive: true }),
-    };
-    entries.push(entry);
-    return { key: k.key, entry };
-  });
+    }),
+  );
   printKey(cli, v.json === true, made.key, made.entry, `created key ${made.entry.id} for client ${id}`);
   return 0;
 }

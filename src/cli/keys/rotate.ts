@@ -5,11 +5,11 @@ import type { Cli } from '../io.js';
 import {
   FILE_OPTION,
   HELP,
+  addKey,
   clientId,
   duration,
   expiry,
   keyFile,
-  newKey,
   printKey,
   type Common,
 } from './common.js';
@@ -51,20 +51,9 @@ export async function rotate(args: string[], cli: Cli): Promise<number> {
     const notAfter = new Date(now + grace).toISOString();
     for (const e of old)
       if (e.notAfter === undefined || Date.parse(e.notAfter) > now + grace) e.notAfter = notAfter;
-    const k = newKey(entries);
-    const entry: KeyEntry = {
-      id: k.id,
-      clientId: id,
-      hash: k.hash,
-      created: new Date(now).toISOString(),
-      ...(expires && { expires }),
-      ...(template.description !== undefined && { description: template.description }),
-      ...(template.servers && { servers: template.servers }),
-      ...(template.tools && { tools: template.tools }),
-      ...(template.allowDestructive !== undefined && { allowDestructive: template.allowDestructive }),
-    };
-    entries.push(entry);
-    return { key: k.key, entry, old: old.map((e) => e.id), notAfter };
+    const { description, servers, tools, allowDestructive } = template;
+    const made = addKey(entries, id, now, { expires, description, servers, tools, allowDestructive });
+    return { ...made, old: old.map((e) => e.id), notAfter };
   });
   const ends =
     grace === 0
