@@ -420,6 +420,35 @@ describe('redaction', () => {
     });
     await log.close();
   });
+
+  it('[audit:redact:secret-values] a field value written in clear before a reload is masked once the reload makes it a secret', async () => {
+    let current: readonly ManagedSecret[] = [];
+    const { log, file } = await open({ secrets: () => current });
+    const handler = compose([audit({ log })], () =>
+      Promise.resolve<Response>({ jsonrpc: '2.0', id: 1, result: { content: [] } }),
+    );
+    const call = () =>
+      handler(
+        ctx(
+          'tools/call',
+          { name: 'srv__late-canary-value-77', arguments: {} },
+          { client: { id: 'client-late-canary-value-77', via: 'api-key' } },
+        ),
+      );
+    await call();
+    await call();
+    current = [{ name: 'LATE', value: 'late-canary-value-77' }];
+    await call();
+    await log.flush();
+    const [first, second, third] = records(file);
+    expect(first).toMatchObject({
+      tool: 'srv__late-canary-value-77',
+      client_id: 'client-late-canary-value-77',
+    });
+    expect(second).toMatchObject({ tool: first!.tool, client_id: first!.client_id });
+    expect(third).toMatchObject({ tool: 'srv__[redacted:LATE]', client_id: 'client-[redacted:LATE]' });
+    await log.close();
+  });
 });
 
 describe('injection', () => {
@@ -448,24 +477,31 @@ describe('injection', () => {
           { client: { id: s, via: 'api-key' } },
         ),
       );
+      // The fields after the arguments, and fields of other events (their names too).
+      log.record({ event: 'config_reload', reason: s, outcome: s, [`x${s}`]: s, detail: { [s]: [s] } });
     }
     await log.flush();
     const raw = readFileSync(file);
     const text = raw.toString('utf8');
     // One physical line per call, whatever splits a viewer uses.
-    expect(text.split('\n')).toHaveLength(nasty.length + 1);
+    expect(text.split('\n')).toHaveLength(2 * nasty.length + 1);
     expect(text).not.toMatch(UNSAFE);
     const recs = records(file);
-    expect(recs.map((r) => r.event)).toEqual(nasty.map(() => 'tool_call'));
+    expect(recs.map((r) => r.event)).toEqual(nasty.flatMap(() => ['tool_call', 'config_reload']));
     // Escaped, not lost: each line decodes to exactly what was sent.
     nasty.forEach((s, i) => {
-      expect(recs[i]).toMatchObject({ client_id: s, tool: `srv__${s}`, arguments: { [s]: s, nested: [s] } });
+      expect(recs[2 * i]).toMatchObject({
+        client_id: s,
+        tool: `srv__${s}`,
+        arguments: { [s]: s, nested: [s] },
+      });
+      expect(recs[2 * i + 1]).toMatchObject({ reason: s, outcome: s, [`x${s}`]: s, detail: { [s]: [s] } });
     });
     expect((await verifyAudit([file], await key())).ok).toBe(true);
     // The CLI's view is plain text too.
     const tail = await cli(['audit', 'tail', file, '-n', '100']);
     expect(tail.code).toBe(0);
-    expect(tail.stdout.split('\n')).toHaveLength(nasty.length + 1);
+    expect(tail.stdout.split('\n')).toHaveLength(2 * nasty.length + 1);
     expect(tail.stdout).not.toMatch(UNSAFE);
     await log.close();
   });
