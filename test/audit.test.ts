@@ -478,7 +478,13 @@ describe('injection', () => {
         ),
       );
       // The fields after the arguments, and fields of other events (their names too).
-      log.record({ event: 'config_reload', reason: s, outcome: s, [`x${s}`]: s, detail: { [s]: [s] } });
+      log.record({
+        event: 'config_reload',
+        reason: s,
+        outcome: s as 'ok',
+        [`x${s}`]: s,
+        detail: { [s]: [s] },
+      });
     }
     await log.flush();
     const raw = readFileSync(file);

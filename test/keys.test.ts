@@ -11,7 +11,7 @@ import {
   isKeyShaped,
   keyIdOf,
 } from '../src/gateway/middleware/auth/key-format.js';
-import { KeyRing } from '../src/gateway/middleware/auth/keys.js';
+import { KeyRing, sameText } from '../src/gateway/middleware/auth/keys.js';
 import { runCli } from './helpers/cli.js';
 import { startCli } from './helpers/run-proc.js';
 import { tempDir } from './helpers/tmp.js';
@@ -341,6 +341,33 @@ describe('KeyRing', () => {
     expect(cli('revoke', 'a').code).toBe(0);
     await within(1500, () => !kr.verify(first).ok);
     expect(kr.verify(first)).toMatchObject({ ok: false, reason: 'revoked' });
+  });
+
+  it('[auth:key:connection-memo] the key a connection proved is known again without a hash, yet revocation, expiry and other keys are still judged', async () => {
+    const { cli, file } = fresh();
+    const alice = cli('create', 'alice', '--expires', '1d').stdout.trim();
+    const bob = cli('create', 'bob').stdout.trim();
+    let now = Date.now();
+    const kr = await ring(file, { watch: false, now: () => now });
+    const conn = {};
+    expect(kr.verify(alice, conn)).toMatchObject({ ok: true, entry: { clientId: 'alice' } });
+    expect(kr.verify(alice, conn)).toMatchObject({ ok: true, entry: { clientId: 'alice' } });
+    // Another key on the same connection (a proxy's pooled connection) is verified on its own.
+    expect(kr.verify(bob, conn)).toMatchObject({ ok: true, entry: { clientId: 'bob' } });
+    const typo = `${alice.slice(0, 10)}${alice[10] === 'a' ? 'b' : 'a'}${alice.slice(11)}`;
+    expect(kr.verify(typo, conn)).toEqual({ ok: false, reason: 'malformed' });
+    expect(kr.verify(alice, conn)).toMatchObject({ ok: true, entry: { clientId: 'alice' } });
+    // Expiry is checked on the remembered key too.
+    now += 2 * 86_400_000;
+    expect(kr.verify(alice, conn)).toMatchObject({ ok: false, reason: 'expired' });
+    // A revocation (a reload) is seen by a connection that proved the key before it.
+    expect(cli('revoke', 'alice').code).toBe(0);
+    now = Date.now();
+    await kr.reload();
+    expect(kr.verify(alice, conn)).toMatchObject({ ok: false, reason: 'revoked' });
+    expect(sameText(alice, alice.slice())).toBe(true);
+    expect(sameText(alice, typo)).toBe(false);
+    expect(sameText(alice, alice.slice(0, -1))).toBe(false);
   });
 
   it('[auth:reload:check-on-verify] without a file watch, verify notices a changed file within about a second', async () => {

@@ -108,6 +108,11 @@ export interface Admission {
   clientIp: string;
   /** Set by authentication; without an auth stage the front makes an anonymous client. */
   client?: Client;
+  /**
+   * The same object for every request of one client connection (HTTP keep-alive), for stages
+   * that remember what a connection proved; absent where there is none.
+   */
+  connection?: object;
 }
 
 /** What admission answers: nothing (admitted) or a refusal the front sends as it is. */
@@ -156,6 +161,15 @@ export function compose<C, R>(stages: readonly Stage<C, R>[], last: Handler<C, R
       i === stages.length ? last(ctx) : stages[i]!(ctx, () => step(i + 1));
     return step(0);
   };
+}
+
+/**
+ * A stage's synchronous failure as the rejection an async stage would give, with what was thrown
+ * as it is: a stage answers a promise, and the stages before it handle rejections.
+ */
+export function rejection<T>(err: unknown): Promise<T> {
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on as thrown
+  return Promise.reject(err);
 }
 
 /** The admission chain's last step: admitted. */

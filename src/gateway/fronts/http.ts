@@ -534,6 +534,7 @@ export async function startHttp(gateway: Gateway, opts: HttpFrontOptions): Promi
         headers: req.headers,
         peerIp,
         clientIp: peerIp,
+        connection: req.socket,
       };
       const admit = (refusal: Refusal | undefined) => {
         if (refusal) return refuse(res, refusal, adm);

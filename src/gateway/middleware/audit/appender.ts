@@ -68,7 +68,7 @@ export class Appender {
    * be dead: EBADF, EIO); the next attempt opens the path again.
    */
   async append(batch: Buffer): Promise<{ done: number; error?: unknown }> {
-    // writeSync, as pino's sonic-boom does: a batch is appended every few milliseconds to the page
+    // writeSync, as pino's sonic-boom does: a batch is appended every few tens of milliseconds to the page
     // cache, which takes microseconds; an asynchronous write costs a thread-pool round trip whose
     // wake-ups, on a busy 2-core machine, cost the event loop more than the write itself.
     let off = this.skip;

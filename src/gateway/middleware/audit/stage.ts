@@ -1,7 +1,7 @@
 import { WardenError, describe } from '../../../errors.js';
 import type { Request, Response } from '../../jsonrpc.js';
 import { SEPARATOR } from '../../names.js';
-import type { AuditEvent, AuditSink, CallContext, Stage } from '../../pipeline.js';
+import { rejection, type AuditEvent, type AuditSink, type CallContext, type Stage } from '../../pipeline.js';
 
 /**
  * The audit stage: the outermost call stage, so it sees what every later stage decided.
@@ -44,7 +44,7 @@ export function audit(opts: AuditStageOptions): Stage {
       answer = next();
     } catch (err) {
       recorded(undefined, err);
-      throw err;
+      return rejection(err);
     }
     return answer.then(
       (response) => {

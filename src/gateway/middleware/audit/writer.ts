@@ -63,10 +63,17 @@ export interface AuditStats {
 
 /** Lines per write at most (a long queue after a failure goes out in pieces). */
 const BATCH_LINES = 8192;
-/** How long a line may wait for its batch, and how many lines make a batch go at once. */
-const FLUSH_MS = 5;
+/**
+ * How long a line may wait for its batch, and how many lines make a batch go at once. Measured
+ * on the gateway bench (16 clients, 2 cores): every 5 ms the audit cost about 40 us of gateway
+ * CPU per call, every 20 ms about 25; the file write and the timer's wake-ups are most of the
+ * difference, and 50 ms gains little more. A crash loses at most this much of the trail.
+ */
+const FLUSH_MS = 20;
 const FLUSH_LINES = 1024;
 const NO_SECRETS: SecretSource = () => [];
+/** The largest batch encoded in the kept buffer; a larger one (after an outage) gets its own. */
+const MAX_SCRATCH = 1024 * 1024;
 
 export async function openAudit(opts: AuditLogOptions): Promise<AuditLog> {
   const key = opts.key ?? (await loadAuditKey(opts.keyFile ?? join(dataHome(), 'audit.key'), opts.log));
@@ -120,13 +127,15 @@ export class AuditLog implements AuditSink {
   /** Lines not yet turned into bytes. */
   /**
    * Lines, and events not yet made into lines: an event is formatted (redacted, chained, hashed)
-   * when its batch is written, a few milliseconds later, off the call's path and in one tight
+   * when its batch is written, up to FLUSH_MS later, off the call's path and in one tight
    * loop per batch. It keeps the time and the scrubber of the moment it was recorded, and the
    * chain follows the queue's order, which is the order of record().
    */
   private queue: (string | Recorded)[] = [];
   /** Whole lines taken from the queue and not yet all written (the appender knows how far). */
   private carry: Buffer | undefined;
+  /** Where batches are encoded (see writeBatch). */
+  private scratch = Buffer.allocUnsafe(64 * 1024);
   private carryLines = 0;
   private readonly out: Appender;
   private draining: Promise<void> | undefined;
@@ -311,8 +320,8 @@ export class AuditLog implements AuditSink {
     // While failing, retry at the timer's pace rather than on every record.
     if (this.failing !== undefined && Date.now() - this.lastAttempt < this.retryMs) return;
     this.scheduled = true;
-    // Lines wait up to FLUSH_MS, so a busy gateway appends a batch every few milliseconds instead
-    // of one write (a thread-pool round trip) per event-loop turn; a full batch goes at once.
+    // Lines wait up to FLUSH_MS, so a busy gateway appends a batch every few tens of milliseconds
+    // instead of one write per event-loop turn; a full batch goes at once.
     const go = () => {
       this.scheduled = false;
       void this.drain();
@@ -362,7 +371,14 @@ export class AuditLog implements AuditSink {
       this.queue = n === this.queue.length ? [] : this.queue.slice(n);
       let text = '';
       for (const entry of taken) text += typeof entry === 'string' ? entry : this.format(entry);
-      this.carry = Buffer.from(text);
+      // Encoded into a buffer kept from batch to batch (a new one per batch costs more than the
+      // write); the carry is a view of it, and no batch is made while a carry is left.
+      const most = text.length * 3;
+      if (most > this.scratch.length && most <= MAX_SCRATCH) this.scratch = Buffer.allocUnsafe(most);
+      this.carry =
+        most <= this.scratch.length
+          ? this.scratch.subarray(0, this.scratch.write(text, 'utf8'))
+          : Buffer.from(text);
       this.carryLines = n;
     }
     const carry = this.carry;
@@ -375,7 +391,8 @@ export class AuditLog implements AuditSink {
     }
     // Whole lines in the file for good leave the carry, whatever happened to the rest.
     let lines = 0;
-    for (let i = carry.indexOf(10); i !== -1 && i < result.done; i = carry.indexOf(10, i + 1)) lines++;
+    if (result.done === carry.length) lines = this.carryLines;
+    else for (let i = carry.indexOf(10); i !== -1 && i < result.done; i = carry.indexOf(10, i + 1)) lines++;
     this.written += lines;
     this.carryLines -= lines;
     this.carry = result.done === carry.length ? undefined : carry.subarray(result.done);

@@ -8,6 +8,7 @@ import type {
   MaybePromise,
   Refusal,
 } from '../../pipeline.js';
+import type { KeyEntry } from './key-file.js';
 import { KEY_PREFIX } from './key-format.js';
 import type { KeyRing, RefusedBecause } from './keys.js';
 
@@ -87,6 +88,22 @@ export function apiKeyAuth(opts: ApiKeyAuthOptions): AdmissionStage {
     malformed: invalid('malformed'),
   };
 
+  // One Client per key entry, shared by every request made with the key: the stages after this
+  // one read it and never change it, and those that keep what they derive from a client (the
+  // policy's compiled rules) find it again. A reload makes new entries, hence new clients.
+  const clients = new WeakMap<KeyEntry, Client>();
+  const clientOf = (e: KeyEntry): Client => {
+    let client = clients.get(e);
+    if (client === undefined) {
+      client = { id: e.clientId, via: 'api-key', keyHash: e.hash.slice(0, 16) };
+      if (e.servers) client.servers = e.servers;
+      if (e.tools) client.tools = e.tools;
+      if (e.allowDestructive !== undefined) client.allowDestructive = e.allowDestructive;
+      clients.set(e, client);
+    }
+    return client;
+  };
+
   // Not async: verifying a key needs no wait, so an admitted request costs no promise here.
   return function apiKeyAuth(ctx: Admission, next: () => MaybePromise<AdmissionResult>) {
     const auth = single(ctx.headers.authorization);
@@ -101,7 +118,7 @@ export function apiKeyAuth(opts: ApiKeyAuthOptions): AdmissionStage {
     // With OAuth after us, a request with no credentials is the OAuth stage's to answer: its
     // challenge names the resource metadata a client needs to find the authorization server.
     if (!presented) return passThrough ? next() : MISSING;
-    const verdict = ring.verify(presented);
+    const verdict = ring.verify(presented, ctx.connection);
     if (!verdict.ok) {
       if (verdict.reason === 'malformed' && passThrough && !presented.startsWith(KEY_PREFIX)) return next();
       const known = verdict.entry;
@@ -113,12 +130,7 @@ export function apiKeyAuth(opts: ApiKeyAuthOptions): AdmissionStage {
           }
         : INVALID[verdict.reason];
     }
-    const e = verdict.entry;
-    const client: Client = { id: e.clientId, via: 'api-key', keyHash: e.hash.slice(0, 16) };
-    if (e.servers) client.servers = e.servers;
-    if (e.tools) client.tools = e.tools;
-    if (e.allowDestructive !== undefined) client.allowDestructive = e.allowDestructive;
-    ctx.client = client;
+    ctx.client = clientOf(verdict.entry);
     return next();
   };
 }

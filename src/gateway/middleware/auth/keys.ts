@@ -35,6 +35,23 @@ interface Loaded {
   endMs?: number;
 }
 
+interface Proven {
+  presented: string;
+  k: Loaded;
+  table: Map<string, Loaded>;
+}
+
+/**
+ * Whether two texts are equal, looking at every character whatever the first difference: the
+ * time taken tells the length (public: every key has the same) and nothing of where they differ.
+ */
+export function sameText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
 const MALFORMED: Verdict = Object.freeze({ ok: false, reason: 'malformed' });
 const UNKNOWN: Verdict = Object.freeze({ ok: false, reason: 'unknown' });
 /** A presented credential longer than this is not hashed. */
@@ -49,6 +66,8 @@ const MAX_PRESENTED = 4096;
 export class KeyRing {
   readonly file: string;
   private byHash = new Map<string, Loaded>();
+  /** The key each connection last proved, and the table it was found in (see verify). */
+  private readonly proven = new WeakMap<object, Proven>();
   /** Some key (a legacy one) is not `mcpw_`-shaped, so unshaped tokens must be looked up too. */
   private unshaped = false;
   private signature = '';
@@ -78,22 +97,35 @@ export class KeyRing {
     return this.byHash.size;
   }
 
-  verify(presented: string): Verdict {
+  /**
+   * What `presented` is. With `connection` (an object that lives as long as the client's
+   * connection), a key this connection already proved is known again without hashing it: the
+   * text is compared with the proven one in constant time, and the key is still checked for
+   * revocation and expiry. A reload forgets what connections proved.
+   */
+  verify(presented: string, connection?: object): Verdict {
     const t = this.now();
     if (t - this.lastCheck >= 1000) {
       this.lastCheck = t;
       this.check();
     }
-    // A token that cannot be a key (a JWT) is turned away before hashing, unless legacy keys,
-    // which have no shape, are loaded. The checksum is checked only on a miss: a hit is a key
-    // this ring holds, and it costs a third of a verify.
-    const maybe = presented.length === KEY_LENGTH && presented.startsWith(KEY_PREFIX);
-    if ((!maybe && !this.unshaped) || presented.length > MAX_PRESENTED) return MALFORMED;
-    // Hex, then a Buffer only for a hit: crypto.hash to a Buffer costs three times as much here.
-    const hex = hash('sha256', presented, 'hex');
-    const k = this.byHash.get(hex);
-    if (!k || !timingSafeEqual(k.digest, Buffer.from(hex, 'hex')))
-      return maybe && isKeyShaped(presented) ? UNKNOWN : MALFORMED;
+    const proven = connection === undefined ? undefined : this.proven.get(connection);
+    let k: Loaded | undefined;
+    if (proven !== undefined && proven.table === this.byHash && sameText(proven.presented, presented))
+      k = proven.k;
+    else {
+      // A token that cannot be a key (a JWT) is turned away before hashing, unless legacy keys,
+      // which have no shape, are loaded. The checksum is checked only on a miss: a hit is a key
+      // this ring holds, and it costs a third of a verify.
+      const maybe = presented.length === KEY_LENGTH && presented.startsWith(KEY_PREFIX);
+      if ((!maybe && !this.unshaped) || presented.length > MAX_PRESENTED) return MALFORMED;
+      // Hex, then a Buffer only for a hit: crypto.hash to a Buffer costs three times as much here.
+      const hex = hash('sha256', presented, 'hex');
+      k = this.byHash.get(hex);
+      if (!k || !timingSafeEqual(k.digest, Buffer.from(hex, 'hex')))
+        return maybe && isKeyShaped(presented) ? UNKNOWN : MALFORMED;
+      if (connection !== undefined) this.proven.set(connection, { presented, k, table: this.byHash });
+    }
     if (k.revokedMs !== undefined && t >= k.revokedMs)
       return { ok: false, reason: 'revoked', entry: k.entry };
     if (k.endMs !== undefined && t >= k.endMs) return { ok: false, reason: 'expired', entry: k.entry };

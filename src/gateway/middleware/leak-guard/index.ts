@@ -1,7 +1,7 @@
 import { WardenError } from '../../../errors.js';
 import { SECRET_LEAK_BLOCKED, errorResponse, type Response } from '../../jsonrpc.js';
 import { SEPARATOR } from '../../names.js';
-import type { CallContext, SecretSource, Stage } from '../../pipeline.js';
+import { rejection, type CallContext, type SecretSource, type Stage } from '../../pipeline.js';
 import { ANY_SERVER, NOTHING_ALLOWED, compileAllow, type Allow } from './allow.js';
 import { inspect, type Detectors, type Finding, type Inspection } from './scan.js';
 import { SecretIndex } from './secrets.js';
@@ -97,30 +97,8 @@ export function leakGuard(options: LeakGuardOptions = {}): Stage {
     return detectors;
   };
 
-  return async function leakGuard(ctx: CallContext, next: () => Promise<Response>): Promise<Response> {
-    const req = ctx.request;
-    if (!RESULTS.has(req.method)) return next();
-    const d = current();
-    const params = req.params;
-
-    if (ARGUMENTS.has(req.method) && params?.arguments !== undefined) {
-      const found = inspect(params.arguments, 'arguments', d, allowFor(serverOf(ctx)));
-      if (found) {
-        const what = subject(ctx, d);
-        if (block) {
-          const f = found.findings[0]!;
-          const reason =
-            `the arguments of ${labelOf(what)} hold a secret (${describe(f)}); the call was blocked ` +
-            `(gateway.leakGuard.allow lists what a server may receive)`;
-          ctx.denial = { event: 'secret_leak', status: 403, reason };
-          return errorResponse(req.id, SECRET_LEAK_BLOCKED, reason, { detector: f.detector, path: f.path });
-        }
-        report(onLeak, 'arguments', serverOf(ctx), what.name, found);
-        ctx.request = { ...req, params: { ...params, arguments: found.value } };
-      }
-    }
-
-    const res = await next();
+  /** The answer as the client may see it: inspected, and redacted or withheld if it holds a secret. */
+  const checked = (ctx: CallContext, d: Detectors, res: Response): Response => {
     const field = res.result !== undefined ? 'result' : res.error !== undefined ? 'error' : undefined;
     if (!field) return res;
     const server = serverOf(ctx);
@@ -137,6 +115,40 @@ export function leakGuard(options: LeakGuardOptions = {}): Stage {
     }
     report(onLeak, 'result', server, what.name, found);
     return { ...res, [field]: found.value };
+  };
+
+  // Not async: one promise (next's, and its then) per call, none of our own.
+  return function leakGuard(ctx: CallContext, next: () => Promise<Response>): Promise<Response> {
+    const req = ctx.request;
+    if (!RESULTS.has(req.method)) return next();
+    const d = current();
+    const params = req.params;
+
+    if (ARGUMENTS.has(req.method) && params?.arguments !== undefined) {
+      const found = inspect(params.arguments, 'arguments', d, allowFor(serverOf(ctx)));
+      if (found) {
+        const what = subject(ctx, d);
+        if (block) {
+          const f = found.findings[0]!;
+          const reason =
+            `the arguments of ${labelOf(what)} hold a secret (${describe(f)}); the call was blocked ` +
+            `(gateway.leakGuard.allow lists what a server may receive)`;
+          ctx.denial = { event: 'secret_leak', status: 403, reason };
+          return Promise.resolve(
+            errorResponse(req.id, SECRET_LEAK_BLOCKED, reason, { detector: f.detector, path: f.path }),
+          );
+        }
+        report(onLeak, 'arguments', serverOf(ctx), what.name, found);
+        ctx.request = { ...req, params: { ...params, arguments: found.value } };
+      }
+    }
+    let answer: Promise<Response>;
+    try {
+      answer = next();
+    } catch (err) {
+      return rejection(err);
+    }
+    return answer.then((res) => checked(ctx, d, res));
   };
 }
 

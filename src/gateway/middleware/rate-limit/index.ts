@@ -1,7 +1,7 @@
 import { WardenError } from '../../../errors.js';
 import { isRef } from '../../../refs.js';
 import { RATE_LIMITED, errorResponse, type Response } from '../../jsonrpc.js';
-import { globMatcher, type CallContext, type Stage } from '../../pipeline.js';
+import { globMatcher, rejection, type CallContext, type Client, type Stage } from '../../pipeline.js';
 import { checkRateLimit, type RateLimitOptions } from './config.js';
 import { RedisWindows, safeUrl } from './redis-store.js';
 import { MemoryWindows, type Refused } from './sliding-window.js';
@@ -126,14 +126,59 @@ export function rateLimit(opts: RateLimitStageOptions): RateLimitStage {
     else inFlight.set(key, n);
   };
 
-  async function rateLimit(ctx: CallContext, next: () => Promise<Response>): Promise<Response> {
+  // An authenticated client is one object for all its requests (auth stages share it): its key
+  // is made once, and the maps hash that one string once instead of a new string per call.
+  const clientKeys = new WeakMap<Client, string>();
+  const keyOf = (client: Client): string => {
+    let key = clientKeys.get(client);
+    if (key === undefined) {
+      key = `c:${client.id}`;
+      clientKeys.set(client, key);
+    }
+    return key;
+  };
+
+  /** `next`, with the held concurrency slots given back when its answer settles. */
+  const proceed = (
+    next: () => Promise<Response>,
+    heldClient: string | undefined,
+    heldTool: string | undefined,
+  ): Promise<Response> => {
+    if (heldClient === undefined && heldTool === undefined) return next();
+    const done = () => {
+      release(heldClient);
+      release(heldTool);
+    };
+    let answer: Promise<Response>;
+    try {
+      answer = next();
+    } catch (err) {
+      done();
+      return rejection(err);
+    }
+    return answer.then(
+      (res) => {
+        done();
+        return res;
+      },
+      (err: unknown) => {
+        done();
+        throw err;
+      },
+    );
+  };
+
+  // Not async: with the memory store a call is admitted (or refused) with no promise of our own;
+  // only a Redis round trip waits.
+  function rateLimit(ctx: CallContext, next: () => Promise<Response>): Promise<Response> {
     const req = ctx.request;
     const isCall = req.method === 'tools/call';
     if (!isCall && rpm === undefined) return next();
     // An anonymous client is one session: keyed by it, a new session would be a new budget. So
     // anonymous callers share their address's budget.
-    const id = ctx.client.via === 'anonymous' ? `address ${ctx.clientIp ?? 'unknown'}` : ctx.client.id;
-    const clientKey = `c:${id}`;
+    const anonymous = ctx.client.via === 'anonymous';
+    const id = anonymous ? `address ${ctx.clientIp ?? 'unknown'}` : ctx.client.id;
+    const clientKey = anonymous ? `c:${id}` : keyOf(ctx.client);
     let tool: string | undefined;
     let rule: Rule | undefined;
     if (isCall && rules.length > 0) {
@@ -151,21 +196,25 @@ export function rateLimit(opts: RateLimitStageOptions): RateLimitStage {
     let heldTool: string | undefined;
     if (isCall && concurrent !== undefined) {
       if ((inFlight.get(clientKey) ?? 0) >= concurrent)
-        return refuse(
-          ctx,
-          429,
-          `rate limit exceeded: ${concurrent} concurrent calls for client ${show(id)}; retry in 1 s`,
-          1,
+        return Promise.resolve(
+          refuse(
+            ctx,
+            429,
+            `rate limit exceeded: ${concurrent} concurrent calls for client ${show(id)}; retry in 1 s`,
+            1,
+          ),
         );
       heldClient = clientKey;
     }
     if (toolKey !== undefined && rule?.concurrent !== undefined) {
       if ((inFlight.get(toolKey) ?? 0) >= rule.concurrent)
-        return refuse(
-          ctx,
-          429,
-          `rate limit exceeded: ${rule.concurrent} concurrent calls of tool ${show(tool!)} for client ${show(id)}; retry in 1 s`,
-          1,
+        return Promise.resolve(
+          refuse(
+            ctx,
+            429,
+            `rate limit exceeded: ${rule.concurrent} concurrent calls of tool ${show(tool!)} for client ${show(id)}; retry in 1 s`,
+            1,
+          ),
         );
       heldTool = toolKey;
     }
@@ -173,53 +222,40 @@ export function rateLimit(opts: RateLimitStageOptions): RateLimitStage {
     if (heldTool !== undefined) acquire(heldTool);
 
     const toolRpm = toolKey !== undefined ? rule?.rpm : undefined;
-    if (rpm !== undefined || toolRpm !== undefined) {
-      let keys = [clientKey];
-      let limits = clientLimits;
-      if (toolRpm !== undefined) {
-        keys = rpm === undefined ? [toolKey!] : [toolKey!, clientKey];
-        limits = rpm === undefined ? [toolRpm] : [toolRpm, rpm];
-      }
-      let refused: Refused | undefined;
-      if (redis === undefined) refused = memory.take(keys, limits);
-      else {
-        try {
-          refused = await redis.take(keys, limits);
-        } catch (err) {
-          if (onStoreError === 'deny') {
-            release(heldClient);
-            release(heldTool);
-            const detail = err instanceof WardenError ? err.message : 'rate limit store failed';
-            return refuse(
-              ctx,
-              503,
-              'rate limit unavailable: the rate limit store cannot be reached; retry in 1 s',
-              1,
-              `${detail}; refused (gateway.rateLimit.onStoreError: deny)`,
-            );
-          }
-          refused = memory.take(keys, limits);
-        }
-      }
-      if (refused !== undefined) {
-        release(heldClient);
-        release(heldTool);
-        const seconds = Math.max(1, Math.ceil(refused.waitMs / 1000));
-        const what =
-          keys[refused.which] === toolKey
-            ? `${limits[refused.which]} requests ${per} of tool ${show(tool!)} for client ${show(id)}`
-            : `${rpm} requests ${per} for client ${show(id)}`;
-        return refuse(ctx, 429, `rate limit exceeded: ${what}; retry in ${seconds} s`, seconds);
-      }
+    if (rpm === undefined && toolRpm === undefined) return proceed(next, heldClient, heldTool);
+    let keys = [clientKey];
+    let limits = clientLimits;
+    if (toolRpm !== undefined) {
+      keys = rpm === undefined ? [toolKey!] : [toolKey!, clientKey];
+      limits = rpm === undefined ? [toolRpm] : [toolRpm, rpm];
     }
-
-    if (heldClient === undefined && heldTool === undefined) return next();
-    try {
-      return await next();
-    } finally {
+    const decide = (refused: Refused | undefined): Promise<Response> => {
+      if (refused === undefined) return proceed(next, heldClient, heldTool);
       release(heldClient);
       release(heldTool);
-    }
+      const seconds = Math.max(1, Math.ceil(refused.waitMs / 1000));
+      const what =
+        keys[refused.which] === toolKey
+          ? `${limits[refused.which]} requests ${per} of tool ${show(tool!)} for client ${show(id)}`
+          : `${rpm} requests ${per} for client ${show(id)}`;
+      return Promise.resolve(
+        refuse(ctx, 429, `rate limit exceeded: ${what}; retry in ${seconds} s`, seconds),
+      );
+    };
+    if (redis === undefined) return decide(memory.take(keys, limits));
+    return redis.take(keys, limits).then(decide, (err: unknown) => {
+      if (onStoreError !== 'deny') return decide(memory.take(keys, limits));
+      release(heldClient);
+      release(heldTool);
+      const detail = err instanceof WardenError ? err.message : 'rate limit store failed';
+      return refuse(
+        ctx,
+        503,
+        'rate limit unavailable: the rate limit store cannot be reached; retry in 1 s',
+        1,
+        `${detail}; refused (gateway.rateLimit.onStoreError: deny)`,
+      );
+    });
   }
 
   return Object.assign(rateLimit, {
