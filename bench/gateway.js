@@ -29,7 +29,11 @@
  *    with its own child, as each anonymous session is in "off"), a rate limit high enough never to
  *    trigger (1,000,000 requests/min and 1,000 concurrent calls per client), the audit to a file
  *    (one hash-chained line per call), the safety policy and the leak guard. Target: "on" serves at
- *    least 85% of the requests per second of "off".
+ *    least 85% of the requests per second of "off". These two are measured as a pair, not in the
+ *    rounds: both run at once, and the load alternates between them in short slices
+ *    (BENCH_GATEWAY_SLICE, 0.5 s; ROUNDS x SECONDS of slices each), so a busy spell of this shared
+ *    machine, which can move a front's figure by 10 % between two rounds, falls on both alike.
+ *    Their req/s is calls over the time of their own slices.
  *  - raw forwarder (bench/raw-front.mjs): a reference, not a peer: HTTP/1.1 by hand on node:net to
  *    one shared child, with no checks at all; what the hops themselves cost on this machine.
  *  - the floor: the echo server on a stdio pipe, no HTTP, no front.
@@ -66,6 +70,7 @@ import { PROTOCOL, connection, drive, echoTool, httpSession, stdioServer } from 
 const SECONDS = Number(process.env.BENCH_GATEWAY_SECONDS ?? 5),
   WARMUP = Number(process.env.BENCH_GATEWAY_WARMUP ?? 1),
   ROUNDS = Number(process.env.BENCH_GATEWAY_ROUNDS ?? 3),
+  SLICE = Number(process.env.BENCH_GATEWAY_SLICE ?? 0.5),
   CLIENTS = [1, 16],
   IDLE = 100;
 const ECHO = join(ROOT, 'bench/echo-server.mjs');
@@ -280,6 +285,89 @@ async function measureRound(front, round) {
   }
 }
 
+/**
+ * The two stage fronts together: both started, each with its sessions open, then calls alternate
+ * between them in slices of SLICE seconds (ROUNDS x SECONDS of slices each, the order switched at
+ * every pair). Answers each front's figures in load()'s shape, plus the per-slice rates.
+ */
+async function measurePair(pair) {
+  log(`\n## ${pair.map((f) => f.name).join(' / ')}, alternating ${SLICE} s slices`);
+  const procs = [];
+  try {
+    for (const front of pair) procs.push(await start(front, { cwd, env }));
+    const out = pair.map(() => ({}));
+    const slices = Math.max(1, Math.round((ROUNDS * SECONDS) / SLICE));
+    for (const c of CLIENTS) {
+      progress(`  stages: ${c} client(s), opening sessions`, true);
+      const sides = await Promise.all(
+        pair.map(async (front, i) => {
+          const sessions = await openSessions(front, procs[i].port, c);
+          const tools = await Promise.all(sessions.map(echoTool));
+          if (tools.some((t) => t !== tools[0]))
+            throw new Error(`${front.name}: sessions see different tools`);
+          return {
+            sessions,
+            tool: tools[0],
+            ok: 0,
+            failed: 0,
+            wrong: 0,
+            ms: 0,
+            cpuMs: 0,
+            own: 0,
+            lat: [],
+            errors: new Set(),
+            rates: [],
+          };
+        }),
+      );
+      progress(
+        `  stages: ${c} client(s), ${WARMUP} s warm-up each + ${slices} slices of ${SLICE} s each`,
+        true,
+      );
+      for (const side of sides) await drive(side.sessions, side.tool, WARMUP);
+      for (let k = 0; k < slices; k++) {
+        for (const i of k % 2 === 0 ? [0, 1] : [1, 0]) {
+          const side = sides[i];
+          const cpu0 = cpuMs(procs[i].pid),
+            own0 = process.cpuUsage(),
+            t0 = performance.now();
+          const r = await drive(side.sessions, side.tool, SLICE);
+          side.ms += performance.now() - t0;
+          side.cpuMs += cpuMs(procs[i].pid, cpu0).ms;
+          const own = process.cpuUsage(own0);
+          side.own += own.user + own.system;
+          side.ok += r.ok;
+          side.failed += r.failed;
+          side.wrong += r.wrong;
+          side.lat.push(...r.lat);
+          for (const e of r.errors) side.errors.add(e);
+          side.rates.push(r.perSec);
+        }
+      }
+      sides.forEach((side, i) => {
+        out[i][c] = {
+          perSec: side.ok / (side.ms / 1000),
+          p50: pct(side.lat, 0.5),
+          p99: pct(side.lat, 0.99),
+          ok: side.ok,
+          failed: side.failed,
+          wrong: side.wrong,
+          errors: [...side.errors],
+          frontCpuUs: (side.cpuMs * 1000) / Math.max(side.ok, 1),
+          benchCpuUs: side.own / Math.max(side.ok, 1),
+          slices: side.rates,
+        };
+        for (const e of side.errors) log(`    ${pair[i].name}, ${c} client(s): ${e}`);
+      });
+      await Promise.all(sides.flatMap((side) => side.sessions.map((s) => s.close())));
+      await sleep(200);
+    }
+    return out;
+  } finally {
+    for (const p of procs) await stop(p);
+  }
+}
+
 const median = (xs) => {
   const v = xs.filter((x) => x !== undefined).sort((a, b) => a - b);
   return v.length === 0 ? undefined : v[(v.length - 1) >> 1];
@@ -347,10 +435,13 @@ function report(results, skipped) {
   const bench = results.map((r) => `${r.name} ${f0(r.runs[hi].benchCpuUs)}`).join(', ');
   log(`\nload generator CPU µs/call @${hi}: ${bench}`);
 
-  // The security stages' cost: every stage on against none, the same topology, the same rounds.
+  // The security stages' cost: every stage on against none, the same topology, measured as a pair.
   const off = results.find((r) => r.stages === 'off');
   const on = results.find((r) => r.stages === 'on');
   if (off && on) {
+    log(
+      `\nstages off / on: measured together in alternating ${SLICE} s slices (${on.runs[hi].slices.length} each per client count), not in the rounds; req/s over their own slices`,
+    );
     for (const c of CLIENTS) {
       const ratio = on.runs[c].perSec / off.runs[c].perSec;
       rows.push([
@@ -361,8 +452,12 @@ function report(results, skipped) {
         '>= 0.85x',
         ratio >= 0.85 ? 'PASS' : 'FAIL',
       ]);
-      const perRound = on.runs[c].rounds.map((r, i) => (r.perSec / off.runs[c].rounds[i].perSec).toFixed(2));
-      log(`stages on/off per round, ${c} client(s): ${perRound.join(' / ')}`);
+      // Each on slice against the off slice next to it: how much the machine moved the ratio.
+      const perSlice = on.runs[c].slices.map((r, i) => r / off.runs[c].slices[i]).sort((a, b) => a - b);
+      const q = (p) => perSlice[Math.min(perSlice.length - 1, Math.floor(p * perSlice.length))].toFixed(2);
+      log(
+        `stages on/off per slice pair, ${c} client(s): median ${q(0.5)}, quartiles ${q(0.25)} to ${q(0.75)}, ${perSlice.length} pairs`,
+      );
     }
     rows.push([
       `stages on vs off: front CPU µs/call @${hi}`,
@@ -464,6 +559,9 @@ async function main() {
     }
     fronts.push({ front, rounds: [], failed: false });
   }
+  // The stage fronts are measured together (measurePair), the others in rounds.
+  const pair = ['off', 'on'].map((st) => fronts.find((f) => f.front.stages === st)).filter(Boolean);
+  for (const f of pair) fronts.splice(fronts.indexOf(f), 1);
   // Rounds interleave the fronts, so a busy spell of this shared machine falls on all of them
   // rather than on whichever front was running; each figure is the median over the rounds.
   for (let round = 0; round < ROUNDS; round++) {
@@ -493,6 +591,20 @@ async function main() {
     const bad = Object.values(runs).reduce((sum, x) => sum + x.failed + x.wrong, 0);
     if (front.ours) check(bad === 0, `mcp-warden gateway: ${bad} failed or wrong answers`);
     else if (bad > 0) log(`  note: ${front.name} gave ${bad} failed or wrong answers`);
+  }
+  if (pair.length === 2) {
+    let runs;
+    try {
+      runs = await measurePair(pair.map((f) => f.front));
+    } catch (err) {
+      check(false, `stages: ${err.message}`);
+    }
+    pair.forEach(({ front }, i) => {
+      if (!runs) return;
+      results.push({ name: front.name, mode: front.mode, ours: true, stages: front.stages, runs: runs[i] });
+      const bad = Object.values(runs[i]).reduce((sum, x) => sum + x.failed + x.wrong, 0);
+      check(bad === 0, `${front.name}: ${bad} failed or wrong answers`);
+    });
   }
   if (!only || only.includes('floor')) {
     const floor = await measureFloor();
