@@ -45,6 +45,8 @@ export const REQUIREMENTS: Record<string, string> = {
   'auth:key-file:absent': 'with no key file yet the ring is empty, warns once, and picks up the first key',
   'auth:key-file:insecure': 'a key file others can write to is refused',
   'auth:key:checksum-rejects-typos': 'a changed character, a short key or another prefix is not key-shaped',
+  'auth:key:connection-memo':
+    'the key a connection proved is known again without a hash, yet revocation, expiry and other keys are still judged',
   'auth:key:expiry': 'a key stops working at its expiry, checked at each call without a reload',
   'auth:key:hash-only': 'create prints the key once on stdout and stores only its SHA-256 hash',
   'auth:key:leak-pattern': 'KEY_PATTERN finds a key inside text and not inside a longer token',
