@@ -81,7 +81,11 @@ export interface AuditEvent {
 
 /** Where stages and fronts report events that are not a call's outcome (an auth failure, a reload). */
 export interface AuditSink {
-  record(event: AuditEvent): void;
+  /**
+   * `idle`: nothing else is under way (the audit stage knows no other call in flight), so the
+   * line may be made as soon as this turn's I/O is done rather than with its batch.
+   */
+  record(event: AuditEvent, idle?: boolean): void;
 }
 
 export interface CallContext {

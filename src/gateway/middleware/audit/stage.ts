@@ -26,15 +26,19 @@ export function audit(opts: AuditStageOptions): Stage {
   if (typeof opts?.log?.record !== 'function')
     throw new WardenError('CONFIG_INVALID', 'gateway.audit: the audit stage needs an audit log to write to');
   const sink = opts.log;
+  /** Calls this stage has passed on and not yet seen settle. */
+  let inFlight = 0;
   // Not async: one promise (next's) per call instead of three.
   return function audit(ctx, next) {
     // What the client asked, as it arrived: later stages and the router may replace parts of it.
     const request = ctx.request;
     const start = performance.now();
+    inFlight++;
     const recorded = (response: Response | undefined, thrown: unknown) => {
+      inFlight--;
       if (request.method !== 'tools/call' && ctx.denial === undefined) return;
       try {
-        sink.record(callEvent(ctx, request, response, thrown, performance.now() - start));
+        sink.record(callEvent(ctx, request, response, thrown, performance.now() - start), inFlight === 0);
       } catch {
         // The writer reports its own failures; a call never fails because of its audit line.
       }

@@ -10,9 +10,10 @@ import { readChainHead } from './read.js';
 import { scrubberFor, type Scrubber } from './redact.js';
 
 /**
- * The audit log writer. `record` formats, redacts and chains a line at once (so the order of
- * records is the order of the chain) and queues it; the queue is appended to the file in
- * batches, one write per event-loop turn, strictly in order, through a handle opened for append.
+ * The audit log writer. `record` queues an event; at the end of that event-loop turn it is
+ * formatted (redacted, chained, hashed) in the order of the records, which is the order of the
+ * chain, and the queue is appended to the file in batches at most FLUSH_MS apart, strictly in
+ * order, through a handle opened for append.
  *
  * A write that fails (ENOSPC, EIO, EBADF, the file gone...) is reported through `log` once per
  * run of failures, with the number of lines waiting; the lines stay queued, byte-exact (a line
@@ -127,11 +128,14 @@ export class AuditLog implements AuditSink {
   /** Lines not yet turned into bytes. */
   /**
    * Lines, and events not yet made into lines: an event is formatted (redacted, chained, hashed)
-   * when its batch is written, up to FLUSH_MS later, off the call's path and in one tight
-   * loop per batch. It keeps the time and the scrubber of the moment it was recorded, and the
-   * chain follows the queue's order, which is the order of record().
+   * off the call's path, by formatQueued at the end of the event-loop turn that recorded it, or
+   * else when its batch is written. It keeps the time and the scrubber of the moment it was
+   * recorded, and the chain follows the queue's order, which is the order of record().
    */
   private queue: (string | Recorded)[] = [];
+  /** Entries of the queue before this index are lines (formatQueued got to them). */
+  private formatted = 0;
+  private formatScheduled = false;
   /** Whole lines taken from the queue and not yet all written (the appender knows how far). */
   private carry: Buffer | undefined;
   /** Where batches are encoded (see writeBatch). */
@@ -184,7 +188,7 @@ export class AuditLog implements AuditSink {
   }
 
   /** Records one event. Never throws: a problem is counted and reported through `log`. */
-  record(event: AuditEvent): void {
+  record(event: AuditEvent, idle = false): void {
     if (this.closed) {
       this.drop('the audit log is closed');
       return;
@@ -195,6 +199,10 @@ export class AuditLog implements AuditSink {
     }
     if (this.unmarked > 0) this.markDrops();
     this.push({ event, now: Date.now(), scrubber: this.currentScrubber() });
+    if (idle && !this.formatScheduled) {
+      this.formatScheduled = true;
+      setImmediate(this.formatQueued);
+    }
   }
 
   /**
@@ -288,6 +296,25 @@ export class AuditLog implements AuditSink {
     this.schedule();
   }
 
+  /**
+   * Formats the events queued so far, in the queue's order, once this turn of the event loop has
+   * done its I/O. For a record made when no other call was in flight: right after its answer went
+   * out, while the client and the server are busy with the next call, rather than when the batch
+   * is written, which would hold up a call arriving meanwhile (measured at 1 client: 0.86-0.89x
+   * of the stage-free requests per second before, 0.91x after). Under concurrent calls the batch
+   * formats its lines in one loop, which costs less per line than a few at a time between
+   * requests (0.84x against 0.86x at 16 clients when every record was formatted this way).
+   */
+  private readonly formatQueued = (): void => {
+    this.formatScheduled = false;
+    const q = this.queue;
+    for (let i = this.formatted; i < q.length; i++) {
+      const entry = q[i]!;
+      if (typeof entry !== 'string') q[i] = this.format(entry);
+    }
+    this.formatted = q.length;
+  };
+
   private drop(why: string): void {
     this.dropped++;
     this.unmarked++;
@@ -369,6 +396,7 @@ export class AuditLog implements AuditSink {
       const n = Math.min(this.queue.length, BATCH_LINES);
       const taken = n === this.queue.length ? this.queue : this.queue.slice(0, n);
       this.queue = n === this.queue.length ? [] : this.queue.slice(n);
+      this.formatted = Math.max(0, this.formatted - n);
       let text = '';
       for (const entry of taken) text += typeof entry === 'string' ? entry : this.format(entry);
       // Encoded into a buffer kept from batch to batch (a new one per batch costs more than the
