@@ -168,12 +168,17 @@ export function compose<C, R>(stages: readonly Stage<C, R>[], last: Handler<C, R
 }
 
 /**
- * A stage's synchronous failure as the rejection an async stage would give, with what was thrown
- * as it is: a stage answers a promise, and the stages before it handle rejections.
+ * `next()` as a promise in every case: a synchronous throw becomes its rejection, with what was
+ * thrown as it is, as from an async stage. A stage that is not async calls the next one with
+ * this, so what it does on a failure is done once, in its rejection handler.
  */
-export function rejection<T>(err: unknown): Promise<T> {
-  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on as thrown
-  return Promise.reject(err);
+export function callNext<R>(next: () => Promise<R>): Promise<R> {
+  try {
+    return next();
+  } catch (err) {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on as thrown
+    return Promise.reject(err);
+  }
 }
 
 /** The admission chain's last step: admitted. */

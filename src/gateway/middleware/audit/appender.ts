@@ -68,9 +68,9 @@ export class Appender {
    * be dead: EBADF, EIO); the next attempt opens the path again.
    */
   async append(batch: Buffer): Promise<{ done: number; error?: unknown }> {
-    // writeSync, as pino's sonic-boom does: a batch is appended every few tens of milliseconds to the page
-    // cache, which takes microseconds; an asynchronous write costs a thread-pool round trip whose
-    // wake-ups, on a busy 2-core machine, cost the event loop more than the write itself.
+    // writeSync, as pino's sonic-boom does: a batch is appended every few tens of milliseconds to
+    // the page cache, which takes microseconds; an asynchronous write costs a thread-pool round
+    // trip whose wake-ups, on a busy 2-core machine, cost the event loop more than the write.
     let off = this.skip;
     try {
       if (this.fh === undefined) throw new WardenError('AUDIT_IO', `${this.file} is not open`);

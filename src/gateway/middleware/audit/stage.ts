@@ -1,7 +1,7 @@
 import { WardenError, describe } from '../../../errors.js';
 import type { Request, Response } from '../../jsonrpc.js';
 import { SEPARATOR } from '../../names.js';
-import { rejection, type AuditEvent, type AuditSink, type CallContext, type Stage } from '../../pipeline.js';
+import { callNext, type AuditEvent, type AuditSink, type CallContext, type Stage } from '../../pipeline.js';
 
 /**
  * The audit stage: the outermost call stage, so it sees what every later stage decided.
@@ -43,14 +43,7 @@ export function audit(opts: AuditStageOptions): Stage {
         // The writer reports its own failures; a call never fails because of its audit line.
       }
     };
-    let answer: Promise<Response>;
-    try {
-      answer = next();
-    } catch (err) {
-      recorded(undefined, err);
-      return rejection(err);
-    }
-    return answer.then(
+    return callNext(next).then(
       (response) => {
         recorded(response, undefined);
         return response;

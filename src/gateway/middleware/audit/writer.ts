@@ -10,10 +10,11 @@ import { readChainHead } from './read.js';
 import { scrubberFor, type Scrubber } from './redact.js';
 
 /**
- * The audit log writer. `record` queues an event; at the end of that event-loop turn it is
- * formatted (redacted, chained, hashed) in the order of the records, which is the order of the
- * chain, and the queue is appended to the file in batches at most FLUSH_MS apart, strictly in
- * order, through a handle opened for append.
+ * The audit log writer. `record` queues an event; it is formatted (redacted, chained, hashed)
+ * off the call's path, in the order of the records, which is the order of the chain: at the end
+ * of that event-loop turn when no other call was in flight, else with its batch. The queue is
+ * appended to the file in batches at most FLUSH_MS apart, strictly in order, through a handle
+ * opened for append.
  *
  * A write that fails (ENOSPC, EIO, EBADF, the file gone...) is reported through `log` once per
  * run of failures, with the number of lines waiting; the lines stay queued, byte-exact (a line
@@ -125,7 +126,6 @@ export class AuditLog implements AuditSink {
   private readonly maxQueue: number;
   private readonly retryMs: number;
 
-  /** Lines not yet turned into bytes. */
   /**
    * Lines, and events not yet made into lines: an event is formatted (redacted, chained, hashed)
    * off the call's path, by formatQueued at the end of the event-loop turn that recorded it, or

@@ -1,7 +1,7 @@
 import { WardenError } from '../../../errors.js';
 import { SECRET_LEAK_BLOCKED, errorResponse, type Response } from '../../jsonrpc.js';
 import { SEPARATOR } from '../../names.js';
-import { rejection, type CallContext, type SecretSource, type Stage } from '../../pipeline.js';
+import { callNext, type CallContext, type SecretSource, type Stage } from '../../pipeline.js';
 import { ANY_SERVER, NOTHING_ALLOWED, compileAllow, type Allow } from './allow.js';
 import { inspect, type Detectors, type Finding, type Inspection } from './scan.js';
 import { SecretIndex } from './secrets.js';
@@ -142,13 +142,7 @@ export function leakGuard(options: LeakGuardOptions = {}): Stage {
         ctx.request = { ...req, params: { ...params, arguments: found.value } };
       }
     }
-    let answer: Promise<Response>;
-    try {
-      answer = next();
-    } catch (err) {
-      return rejection(err);
-    }
-    return answer.then((res) => checked(ctx, d, res));
+    return callNext(next).then((res) => checked(ctx, d, res));
   };
 }
 

@@ -1,7 +1,7 @@
 import { WardenError } from '../../../errors.js';
 import { isRef } from '../../../refs.js';
 import { RATE_LIMITED, errorResponse, type Response } from '../../jsonrpc.js';
-import { globMatcher, rejection, type CallContext, type Client, type Stage } from '../../pipeline.js';
+import { callNext, globMatcher, type CallContext, type Client, type Stage } from '../../pipeline.js';
 import { checkRateLimit, type RateLimitOptions } from './config.js';
 import { RedisWindows, safeUrl } from './redis-store.js';
 import { MemoryWindows, type Refused } from './sliding-window.js';
@@ -149,14 +149,7 @@ export function rateLimit(opts: RateLimitStageOptions): RateLimitStage {
       release(heldClient);
       release(heldTool);
     };
-    let answer: Promise<Response>;
-    try {
-      answer = next();
-    } catch (err) {
-      done();
-      return rejection(err);
-    }
-    return answer.then(
+    return callNext(next).then(
       (res) => {
         done();
         return res;
