@@ -351,6 +351,35 @@ describe('redaction', () => {
     await log.close();
   });
 
+  it('[audit:redact:shapes] well-known token shapes are masked in arguments and fields, the shortest (a 15-character Slack token) too', async () => {
+    const tokens = {
+      slack: 'xoxb-1234567890',
+      github: `ghp_${'a1B2'.repeat(9)}`,
+      aws: 'AKIAABCDEFGHIJKLMNOP',
+      warden: `mcpw_${'Z9y8X'.repeat(9)}abcd`,
+    };
+    expect(redactArguments({ ...tokens, note: `see ${tokens.slack} and ${tokens.aws}` }, [])).toEqual({
+      slack: '[redacted:slack]',
+      github: '[redacted:github]',
+      aws: '[redacted:aws]',
+      warden: '[redacted:mcp-warden]',
+      note: 'see [redacted:slack] and [redacted:aws]',
+    });
+    const { log, file } = await open();
+    await compose(
+      [audit({ log })],
+      okResult,
+    )(ctx('tools/call', { name: `chat__send ${tokens.slack}`, arguments: { text: tokens.slack } }));
+    await log.flush();
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain(tokens.slack);
+    expect(records(file)[0]).toMatchObject({
+      tool: 'chat__send [redacted:slack]',
+      arguments: { text: '[redacted:slack]' },
+    });
+    await log.close();
+  });
+
   it('[audit:redact:secret-values] managed secret values never reach the file: raw, JSON-escaped, URL-encoded, base64', async () => {
     const secrets: ManagedSecret[] = [
       { name: 'GH_TOKEN', value: 'ghp_CanaryAbc/def+ghi=42xyz', server: 'github' },

@@ -21,6 +21,8 @@ export const REQUIREMENTS: Record<string, string> = {
     '10 000 concurrent calls give exactly 10 000 tool_call lines, in one valid chain, across a rotation',
   'audit:no-injection': 'CR, LF, U+2028/9, NEL, NUL, ANSI and bidi characters never make an extra line',
   'audit:redact:keys': 'credential keys are redacted at any depth, case-insensitively; other keys are kept',
+  'audit:redact:shapes':
+    'well-known token shapes are masked in arguments and fields, the shortest (a 15-character Slack token) too',
   'audit:redact:secret-values':
     'managed secret values never reach the file: raw, JSON-escaped, URL-encoded, base64',
   'audit:reopen:sighup': 'on SIGHUP the log reopens its path and the new file continues the chain',

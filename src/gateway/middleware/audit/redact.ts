@@ -1,7 +1,7 @@
 import { MIN_REDACT_LENGTH, secretForms } from '../../../run/forms.js';
 import { Matcher, type Pattern } from '../../../run/matcher.js';
 import type { ManagedSecret } from '../../pipeline.js';
-import { SHAPES_RE, findShapes, mayHoldShape } from '../leak-guard/detectors.js';
+import { MIN_SHAPE_LENGTH, SHAPES_RE, findShapes, mayHoldShape } from '../leak-guard/detectors.js';
 
 /**
  * What the audit trail keeps out of its lines:
@@ -16,11 +16,8 @@ import { SHAPES_RE, findShapes, mayHoldShape } from '../leak-guard/detectors.js'
  *    leak guard redacts (or blocks) it, so it must not keep what the guard would not pass.
  */
 
-/** No shape is shorter than this (the shortest, an AWS key id, is 20). */
-const MIN_SHAPE = 16;
-
 function hasShape(s: string): boolean {
-  if (s.length < MIN_SHAPE || !mayHoldShape(s)) return false;
+  if (s.length < MIN_SHAPE_LENGTH || !mayHoldShape(s)) return false;
   SHAPES_RE.lastIndex = 0;
   return SHAPES_RE.test(s);
 }

@@ -94,6 +94,12 @@ const SHAPES: readonly Shape[] = [
   { group: 'mcpwarden', id: 'mcp-warden', source: `${START}mcpw_[A-Za-z0-9]{49}${END}` },
 ];
 
+/**
+ * The shortest text any shape above can match: a Slack token, `xoxb-` and 10 more characters.
+ * Keep it the minimum when a shape is added (test/audit.test.ts redacts a token this short).
+ */
+export const MIN_SHAPE_LENGTH = 15;
+
 const SOURCE = SHAPES.map((s) => `(?<${s.group}>${s.source})`).join('|');
 
 /**
