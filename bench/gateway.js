@@ -4,7 +4,8 @@
  * builds dist/ first). Plain ESM; the peers are devDependencies. The load generator is in
  * bench/load.js, the fronts' processes in bench/procs.js, the shared helpers in bench/lib.js.
  * BENCH_GATEWAY_SECONDS (5) and BENCH_GATEWAY_WARMUP (1) set the run lengths, BENCH_GATEWAY_ROUNDS (3)
- * how many interleaved rounds of every front are run (figures are medians over them).
+ * how many interleaved rounds of every front are run (figures are medians over them),
+ * BENCH_GATEWAY_PAIRS (3) over how many fresh pairs of processes the two stage fronts are measured.
  *
  * The fronts, each a child process on a free 127.0.0.1 port, each fronting the same stdio server
  * (bench/echo-server.mjs: the SDK's McpServer with one `echo` tool), each over Streamable HTTP at
@@ -32,8 +33,10 @@
  *    least 85% of the requests per second of "off". These two are measured as a pair, not in the
  *    rounds: both run at once, and the load alternates between them in short slices
  *    (BENCH_GATEWAY_SLICE, 0.5 s; ROUNDS x SECONDS of slices each), so a busy spell of this shared
- *    machine, which can move a front's figure by 10 % between two rounds, falls on both alike.
- *    Their req/s is calls over the time of their own slices.
+ *    machine, which can move a front's figure by 10 % between two rounds, falls on both alike;
+ *    and over BENCH_GATEWAY_PAIRS fresh pairs of processes, the slices shared among them, because
+ *    one process of a front can run 5 % faster or slower than another of the same config for its
+ *    whole life. Their req/s is calls over the time of their own slices.
  *  - raw forwarder (bench/raw-front.mjs): a reference, not a peer: HTTP/1.1 by hand on node:net to
  *    one shared child, with no checks at all; what the hops themselves cost on this machine.
  *  - the floor: the echo server on a stdio pipe, no HTTP, no front.
@@ -71,6 +74,7 @@ const SECONDS = Number(process.env.BENCH_GATEWAY_SECONDS ?? 5),
   WARMUP = Number(process.env.BENCH_GATEWAY_WARMUP ?? 1),
   ROUNDS = Number(process.env.BENCH_GATEWAY_ROUNDS ?? 3),
   SLICE = Number(process.env.BENCH_GATEWAY_SLICE ?? 0.5),
+  PAIRS = Number(process.env.BENCH_GATEWAY_PAIRS ?? 3),
   CLIENTS = [1, 16],
   IDLE = 100;
 const ECHO = join(ROOT, 'bench/echo-server.mjs');
@@ -286,86 +290,115 @@ async function measureRound(front, round) {
 }
 
 /**
- * The two stage fronts together: both started, each with its sessions open, then calls alternate
- * between them in slices of SLICE seconds (ROUNDS x SECONDS of slices each, the order switched at
- * every pair). Answers each front's figures in load()'s shape, plus the per-slice rates.
+ * The two stage fronts together, over PAIRS fresh pairs of processes: each pair is started (the
+ * order switched from pair to pair), its sessions opened and warmed up, then calls alternate
+ * between the two in slices of SLICE seconds (ROUNDS x SECONDS of slices each in all, shared
+ * among the pairs; the order switched at every slice), and the pair is stopped. Fresh processes
+ * because one instance of a front can be 5 % faster or slower than another of the same config
+ * for as long as it lives (measured: two "stages off" side by side came out 0.95x to 1.10x of
+ * each other, run after run), which slices cannot average out. Answers each front's figures in
+ * load()'s shape, plus the per-slice rates and each pair's req/s.
  */
 async function measurePair(pair) {
-  log(`\n## ${pair.map((f) => f.name).join(' / ')}, alternating ${SLICE} s slices`);
-  const procs = [];
-  try {
-    for (const front of pair) procs.push(await start(front, { cwd, env }));
-    const out = pair.map(() => ({}));
-    const slices = Math.max(1, Math.round((ROUNDS * SECONDS) / SLICE));
-    for (const c of CLIENTS) {
-      progress(`  stages: ${c} client(s), opening sessions`, true);
-      const sides = await Promise.all(
-        pair.map(async (front, i) => {
-          const sessions = await openSessions(front, procs[i].port, c);
-          const tools = await Promise.all(sessions.map(echoTool));
-          if (tools.some((t) => t !== tools[0]))
-            throw new Error(`${front.name}: sessions see different tools`);
-          return {
-            sessions,
-            tool: tools[0],
-            ok: 0,
-            failed: 0,
-            wrong: 0,
-            ms: 0,
-            cpuMs: 0,
-            own: 0,
-            lat: [],
-            errors: new Set(),
-            rates: [],
-          };
-        }),
-      );
-      progress(
-        `  stages: ${c} client(s), ${WARMUP} s warm-up each + ${slices} slices of ${SLICE} s each`,
-        true,
-      );
-      for (const side of sides) await drive(side.sessions, side.tool, WARMUP);
-      for (let k = 0; k < slices; k++) {
-        for (const i of k % 2 === 0 ? [0, 1] : [1, 0]) {
-          const side = sides[i];
-          const cpu0 = cpuMs(procs[i].pid),
-            own0 = process.cpuUsage(),
-            t0 = performance.now();
-          const r = await drive(side.sessions, side.tool, SLICE);
-          side.ms += performance.now() - t0;
-          side.cpuMs += cpuMs(procs[i].pid, cpu0).ms;
-          const own = process.cpuUsage(own0);
-          side.own += own.user + own.system;
-          side.ok += r.ok;
-          side.failed += r.failed;
-          side.wrong += r.wrong;
-          side.lat.push(...r.lat);
-          for (const e of r.errors) side.errors.add(e);
-          side.rates.push(r.perSec);
+  log(
+    `\n## ${pair.map((f) => f.name).join(' / ')}, alternating ${SLICE} s slices, ${PAIRS} fresh pairs of processes`,
+  );
+  const slices = Math.max(1, Math.round((ROUNDS * SECONDS) / SLICE / PAIRS));
+  const totals = pair.map(() =>
+    Object.fromEntries(
+      CLIENTS.map((c) => [
+        c,
+        {
+          ok: 0,
+          failed: 0,
+          wrong: 0,
+          ms: 0,
+          cpuMs: 0,
+          own: 0,
+          lat: [],
+          errors: new Set(),
+          rates: [],
+          pairs: [],
+        },
+      ]),
+    ),
+  );
+  for (let n = 0; n < PAIRS; n++) {
+    const order = n % 2 === 0 ? [0, 1] : [1, 0];
+    const procs = [];
+    try {
+      for (const i of order) procs[i] = await start(pair[i], { cwd, env });
+      for (const c of CLIENTS) {
+        progress(`  stages, pair ${n + 1}/${PAIRS}: ${c} client(s), opening sessions`, true);
+        const sides = await Promise.all(
+          pair.map(async (front, i) => {
+            const sessions = await openSessions(front, procs[i].port, c);
+            const tools = await Promise.all(sessions.map(echoTool));
+            if (tools.some((t) => t !== tools[0]))
+              throw new Error(`${front.name}: sessions see different tools`);
+            return { sessions, tool: tools[0], ok: 0, ms: 0 };
+          }),
+        );
+        progress(
+          `  stages, pair ${n + 1}/${PAIRS}: ${c} client(s), ${WARMUP} s warm-up each + ${slices} slices of ${SLICE} s each`,
+          true,
+        );
+        for (const side of sides) await drive(side.sessions, side.tool, WARMUP);
+        for (let k = 0; k < slices; k++) {
+          for (const i of k % 2 === 0 ? [0, 1] : [1, 0]) {
+            const side = sides[i];
+            const total = totals[i][c];
+            const cpu0 = cpuMs(procs[i].pid),
+              own0 = process.cpuUsage(),
+              t0 = performance.now();
+            const r = await drive(side.sessions, side.tool, SLICE);
+            const ms = performance.now() - t0;
+            side.ms += ms;
+            side.ok += r.ok;
+            total.ms += ms;
+            total.cpuMs += cpuMs(procs[i].pid, cpu0).ms;
+            const own = process.cpuUsage(own0);
+            total.own += own.user + own.system;
+            total.ok += r.ok;
+            total.failed += r.failed;
+            total.wrong += r.wrong;
+            total.lat.push(...r.lat);
+            for (const e of r.errors) total.errors.add(e);
+            total.rates.push(r.perSec);
+          }
         }
+        sides.forEach((side, i) => totals[i][c].pairs.push(side.ok / (side.ms / 1000)));
+        await Promise.all(sides.flatMap((side) => side.sessions.map((s) => s.close())));
+        await sleep(200);
       }
-      sides.forEach((side, i) => {
-        out[i][c] = {
-          perSec: side.ok / (side.ms / 1000),
-          p50: pct(side.lat, 0.5),
-          p99: pct(side.lat, 0.99),
-          ok: side.ok,
-          failed: side.failed,
-          wrong: side.wrong,
-          errors: [...side.errors],
-          frontCpuUs: (side.cpuMs * 1000) / Math.max(side.ok, 1),
-          benchCpuUs: side.own / Math.max(side.ok, 1),
-          slices: side.rates,
-        };
-        for (const e of side.errors) log(`    ${pair[i].name}, ${c} client(s): ${e}`);
-      });
-      await Promise.all(sides.flatMap((side) => side.sessions.map((s) => s.close())));
-      await sleep(200);
+    } finally {
+      for (const p of procs) if (p) await stop(p);
     }
-    return out;
-  } finally {
-    for (const p of procs) await stop(p);
   }
+  return totals.map((byClients, i) =>
+    Object.fromEntries(
+      CLIENTS.map((c) => {
+        const t = byClients[c];
+        for (const e of t.errors) log(`    ${pair[i].name}, ${c} client(s): ${e}`);
+        return [
+          c,
+          {
+            perSec: t.ok / (t.ms / 1000),
+            p50: pct(t.lat, 0.5),
+            p99: pct(t.lat, 0.99),
+            ok: t.ok,
+            failed: t.failed,
+            wrong: t.wrong,
+            errors: [...t.errors],
+            frontCpuUs: (t.cpuMs * 1000) / Math.max(t.ok, 1),
+            benchCpuUs: t.own / Math.max(t.ok, 1),
+            slices: t.rates,
+            pairs: t.pairs,
+          },
+        ];
+      }),
+    ),
+  );
 }
 
 const median = (xs) => {
@@ -440,7 +473,7 @@ function report(results, skipped) {
   const on = results.find((r) => r.stages === 'on');
   if (off && on) {
     log(
-      `\nstages off / on: measured together in alternating ${SLICE} s slices (${on.runs[hi].slices.length} each per client count), not in the rounds; req/s over their own slices`,
+      `\nstages off / on: measured together in alternating ${SLICE} s slices (${on.runs[hi].slices.length} each per client count, over ${on.runs[hi].pairs.length} fresh pairs of processes), not in the rounds; req/s over their own slices`,
     );
     for (const c of CLIENTS) {
       const ratio = on.runs[c].perSec / off.runs[c].perSec;
@@ -458,6 +491,8 @@ function report(results, skipped) {
       log(
         `stages on/off per slice pair, ${c} client(s): median ${q(0.5)}, quartiles ${q(0.25)} to ${q(0.75)}, ${perSlice.length} pairs`,
       );
+      const perPair = on.runs[c].pairs.map((r, i) => (r / off.runs[c].pairs[i]).toFixed(2));
+      log(`stages on/off per pair of processes, ${c} client(s): ${perPair.join(', ')}`);
     }
     rows.push([
       `stages on vs off: front CPU µs/call @${hi}`,
