@@ -142,6 +142,14 @@ export class Chain {
   /** `,"field":"value"` by value, one map per entry of PREFIX_FIELDS, for `fragmentsFor`. */
   private fragments: Map<unknown, string>[] = [];
   private fragmentsFor: Scrubber | undefined;
+  /**
+   * The last prefix (the text of PREFIX_FIELDS) made for each session, with the values it was
+   * made from: a session's calls repeat its client and, mostly, its tool, so the whole prefix is
+   * found again with one lookup and a comparison of eight values.
+   */
+  private readonly prefixes = new Map<unknown, Prefix>();
+  /** `,"outcome":"..."` by value (ok, error, denied...). */
+  private readonly outcomes = new Map<string, string>();
 
   constructor(
     private readonly opts: FormatOptions,
@@ -166,29 +174,27 @@ export class Chain {
       // Other secrets: a value that was clean may not be now.
       this.fragmentsFor = scrubber;
       this.fragments = PREFIX_FIELDS.map(() => new Map<unknown, string>());
+      this.prefixes.clear();
+      this.outcomes.clear();
     }
     const seq = this.seq + 1;
     const prev = this.prev;
     // Every piece is escaped (escapeUnsafe) as it is made: the characters it replaces can only be
     // inside JSON strings, one at a time, so escaping the pieces is escaping the line.
-    let text = `{"ts":"${this.lastTs}","seq":${seq}`;
-    for (let i = 0; i < PREFIX_FIELDS.length; i++) {
-      const v = event[PREFIX_FIELDS[i]!];
-      if ((v === undefined || v === null) && i > 0) continue;
-      const cache = this.fragments[i]!;
-      let piece = cache.get(v);
-      if (piece === undefined) {
-        piece = fragment(scrubber, PREFIX_FIELDS[i]!, v);
-        if (typeof v === 'string' || typeof v === 'number') {
-          if (cache.size >= FRAGMENTS_PER_FIELD) cache.clear();
-          cache.set(v, piece);
-        }
-      }
-      text += piece;
-    }
+    let text = `{"ts":"${this.lastTs}","seq":${seq}${this.prefix(event, scrubber)}`;
     if (event.arguments !== undefined)
       text += `,"arguments":${escapeUnsafe(redactedJson(event.arguments, scrubber, this.opts.maxArgumentBytes, true))}`;
-    for (const k of AFTER_ARGUMENTS) text += field(scrubber, k, event[k]);
+    const outcome = event.outcome;
+    if (typeof outcome === 'string') {
+      let piece = this.outcomes.get(outcome);
+      if (piece === undefined) {
+        piece = field(scrubber, 'outcome', outcome);
+        if (this.outcomes.size >= FRAGMENTS_PER_FIELD) this.outcomes.clear();
+        this.outcomes.set(outcome, piece);
+      }
+      text += piece;
+    } else text += field(scrubber, 'outcome', outcome);
+    text += field(scrubber, 'reason', event.reason);
     const d = event.duration_ms;
     if (typeof d === 'number' && Number.isFinite(d)) text += `,"duration_ms":${Math.round(d * 1000) / 1000}`;
     let extras = 0;
@@ -205,6 +211,55 @@ export class Chain {
     this.prev = digest;
     return `${text},"hash":"${digest}"}\n`;
   }
+
+  /** The text of the event's PREFIX_FIELDS: `,"event":...,"client_id":...` up to the tool. */
+  private prefix(event: LineEvent, scrubber: Scrubber): string {
+    // Read by name, not through PREFIX_FIELDS: one shape of event, eight plain property loads.
+    const values = [
+      event.event,
+      event.client_id,
+      event.client_ip,
+      event.api_key_hash,
+      event.session,
+      event.method,
+      event.server,
+      event.tool,
+    ];
+    const last = this.prefixes.get(values[4]);
+    if (last !== undefined && sameValues(last.values, values)) return last.text;
+    let text = '';
+    let primitive = true;
+    for (let i = 0; i < PREFIX_FIELDS.length; i++) {
+      const v = values[i];
+      if ((v === undefined || v === null) && i > 0) continue;
+      const cache = this.fragments[i]!;
+      let piece = cache.get(v);
+      if (piece === undefined) {
+        piece = fragment(scrubber, PREFIX_FIELDS[i]!, v);
+        if (typeof v === 'string' || typeof v === 'number') {
+          if (cache.size >= FRAGMENTS_PER_FIELD) cache.clear();
+          cache.set(v, piece);
+        } else primitive = false;
+      }
+      text += piece;
+    }
+    // An object's text may change with the object: only values compared by value are kept.
+    if (primitive) {
+      if (this.prefixes.size >= FRAGMENTS_PER_FIELD) this.prefixes.clear();
+      this.prefixes.set(values[4], { values, text });
+    }
+    return text;
+  }
+}
+
+function sameValues(a: readonly unknown[], b: readonly unknown[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+interface Prefix {
+  values: unknown[];
+  text: string;
 }
 
 /** `,"key":value` for a field before the arguments (`event` is always there). */

@@ -167,9 +167,11 @@ export function scrubberFor(secrets: readonly ManagedSecret[]): Scrubber {
 export function scrubCapped(scrubber: Scrubber, s: string, max: number): string {
   if (s.length <= max) return scrubber.scrub(s);
   // A form that starts before `max` ends before max + maxLength: scanning that much masks it
-  // whole, so the cut below can never keep the first characters of a secret.
-  const out = scrubber.scrub(s.slice(0, max + scrubber.maxLength));
-  return out.length <= max ? out : `${out.slice(0, max)}…`;
+  // whole, so the cut below can never keep the first characters of a secret. Whatever is cut
+  // ends in the mark, whether the secrets are long or none.
+  const scanned = s.slice(0, max + scrubber.maxLength);
+  const out = scrubber.scrub(scanned);
+  return out.length <= max && scanned.length === s.length ? out : `${out.slice(0, max)}…`;
 }
 
 /** How a value is walked: key redaction (arguments only), size budget, depth limit. */
